@@ -1,0 +1,1 @@
+"""ONNX detector adapters implementing reid_core.detect.Detector."""
