@@ -56,7 +56,7 @@ class TrackFrame:
     frame: int
     t: float
     box: Box
-    score: float
+    score: float  # detector score; 0.0 where the box was interpolated across a short gap
 
 
 @dataclass

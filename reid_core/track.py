@@ -1,0 +1,128 @@
+"""Multi-object tracking with ByteTrack from supervision, keeping each track's own detection boxes.
+
+supervision's ByteTrack reports Kalman-filtered boxes; we keep the detector's boxes instead (they are
+what the crops and the ground truth compare against). A track updated in a frame carries the exact score
+of the detection that updated it, so that score (then IoU) maps each track back to its source box.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import supervision as sv
+from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
+
+from reid_core.detect import Detection
+from reid_core.types import Box, Track, TrackFrame
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    # ByteTrack's published settings are high 0.5 / match 0.8 / buffer 30 frames at 30 fps (1 s).
+    high_threshold: float = 0.5  # first association; new tracks need high + 0.1
+    match_threshold: float = 0.8
+    lost_buffer_s: float = 1.0
+    min_track_frames: int = 3  # shorter tracks are mostly detector flicker
+    interpolate_gap_s: float = 1.0  # fill short gaps linearly (ByteTrack's own post-processing)
+
+
+def _iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+class Tracker:
+    """Feed frames in time order; finished() returns tracks that ended, close() the rest."""
+
+    def __init__(self, fps: float, settings: TrackerSettings | None = None) -> None:
+        """fps: the analysis rate, i.e. how often update() is called per second of footage."""
+        self.settings = settings or TrackerSettings()
+        self.fps = fps
+        buffer_frames = max(1, round(self.settings.lost_buffer_s * fps))
+        # supervision scales the buffer by frame_rate / 30; pass 30 so the buffer is in our own frames.
+        self._bt = sv.ByteTrack(
+            track_activation_threshold=self.settings.high_threshold,
+            lost_track_buffer=buffer_frames,
+            minimum_matching_threshold=self.settings.match_threshold,
+            frame_rate=30,
+            minimum_consecutive_frames=1,
+        )
+        self._open: dict[int, Track] = {}
+        self._last_seen: dict[int, int] = {}  # track id -> analysed-frame counter
+        self._step = 0
+        self._buffer = buffer_frames
+
+    def update(self, frame: int, t: float, detections: Sequence[Detection]) -> list[tuple[int, Detection]]:
+        """Track ids for this frame's detections (detections no track took are left out)."""
+        self._step += 1
+        tensors = np.array(
+            [[d.box[0], d.box[1], d.box[0] + d.box[2], d.box[1] + d.box[3], d.score] for d in detections],
+            dtype=np.float32,
+        ).reshape(-1, 5)
+        tracks = self._bt.update_with_tensors(tensors)
+        assigned = self._map_back(tracks, detections)
+        for track_id, det in assigned:
+            track = self._open.setdefault(track_id, Track(track_id=track_id))
+            track.frames.append(TrackFrame(frame=frame, t=t, box=det.box, score=det.score))
+            self._last_seen[track_id] = self._step
+        return assigned
+
+    def _map_back(
+        self, tracks: Sequence[sv.STrack], detections: Sequence[Detection]
+    ) -> list[tuple[int, Detection]]:
+        if not tracks or not detections:
+            return []
+        cost = np.ones((len(tracks), len(detections)))
+        for i, trk in enumerate(tracks):
+            x0, y0, x1, y1 = (float(v) for v in trk.tlbr)
+            tbox = (x0, y0, x1 - x0, y1 - y0)
+            for j, det in enumerate(detections):
+                iou = _iou(tbox, det.box)
+                # An exact score match identifies the updating detection; IoU breaks (rare) ties.
+                cost[i, j] = (0.0 if float(trk.score) == det.score else 1.0) + (1.0 - iou)
+        rows, cols = linear_sum_assignment(cost)
+        pairs = zip(rows, cols, strict=True)
+        return [(int(tracks[r].external_track_id), detections[c]) for r, c in pairs if cost[r, c] < 1.5]
+
+    def finished(self, times: Sequence[float]) -> list[Track]:
+        """Tracks the tracker can no longer extend (lost for longer than its buffer).
+
+        times[i] is the timestamp of decoded frame i, for the frames that interpolation fills in.
+        """
+        done = [tid for tid, seen in self._last_seen.items() if self._step - seen > self._buffer + 1]
+        return self._pop(done, times)
+
+    def close(self, times: Sequence[float]) -> list[Track]:
+        return self._pop(list(self._open), times)
+
+    def _pop(self, ids: list[int], times: Sequence[float]) -> list[Track]:
+        out = []
+        for tid in ids:
+            track = self._open.pop(tid)
+            del self._last_seen[tid]
+            if len(track.frames) >= self.settings.min_track_frames:
+                out.append(interpolate(track, self.settings.interpolate_gap_s, times))
+        return out
+
+
+def interpolate(track: Track, max_gap_s: float, times: Sequence[float]) -> Track:
+    """Fill gaps up to max_gap_s linearly between the boxes either side, on every decoded frame between.
+
+    Filled frames keep their own decoded timestamps (times[i]) and score 0.0.
+    """
+    filled: list[TrackFrame] = track.frames[:1]
+    for prev, cur in zip(track.frames, track.frames[1:], strict=False):
+        gap = cur.frame - prev.frame
+        if gap > 1 and cur.t - prev.t <= max_gap_s and cur.frame <= len(times):
+            for k in range(1, gap):
+                a = k / gap
+                x, y, w, h = (p + (c - p) * a for p, c in zip(prev.box, cur.box, strict=True))
+                i = prev.frame + k
+                filled.append(TrackFrame(frame=i, t=times[i], box=(x, y, w, h), score=0.0))
+        filled.append(cur)
+    return Track(track_id=track.track_id, frames=filled)

@@ -1,0 +1,145 @@
+"""Footage in: decoded frames with their stream timestamps, from a video file, an image or a folder of images.
+
+Timestamps come from each frame's pts (variable frame rate safe), relative to the stream's start, so they
+are what a player seeks to. Only frames picked by the analysis rate are converted to BGR arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from reid_core.types import EmptyFootageError, FootageError, Frame, Image
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
+
+@dataclass(frozen=True)
+class FootageInfo:
+    path: Path
+    is_gallery: bool  # still images: every frame stands alone, no tracking across them
+    width: int  # of the first frame (galleries may mix sizes)
+    height: int
+    frame_count: int | None  # from the container; an estimate for some formats
+    duration_s: float | None
+    files: tuple[str, ...] = ()  # gallery: image file names in frame order
+
+
+def is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def read_image(path: Path) -> Image:
+    """Read one still image as BGR, or raise FootageError naming the file."""
+    data = np.fromfile(path, dtype=np.uint8) if path.is_file() else None
+    if data is None:
+        raise FootageError(f"{path}: no such image file")
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        raise FootageError(f"{path}: not a readable image (corrupt or unsupported format)")
+    return np.ascontiguousarray(image, dtype=np.uint8)
+
+
+def _gallery_files(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and is_image(p))
+    if not files:
+        raise EmptyFootageError(f"{folder}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return files
+
+
+def probe(path: Path) -> FootageInfo:
+    """What the footage is, without decoding it all. Raises FootageError naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        files = _gallery_files(path)
+        first = read_image(files[0])
+        return FootageInfo(
+            path=path,
+            is_gallery=True,
+            width=first.shape[1],
+            height=first.shape[0],
+            frame_count=len(files),
+            duration_s=None,
+            files=tuple(f.name for f in files),
+        )
+    if is_image(path):
+        image = read_image(path)
+        return FootageInfo(path, True, image.shape[1], image.shape[0], 1, None, (path.name,))
+    if not path.is_file():
+        raise FootageError(f"{path}: no such file or folder")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise FootageError(f"{path}: holds no video stream")
+            stream = container.streams.video[0]
+            ctx = stream.codec_context
+            frames = int(stream.frames) or None
+            duration: float | None = None
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / av.time_base
+            if ctx.width <= 0 or ctx.height <= 0:
+                raise FootageError(f"{path}: video stream has no frame size (corrupt header?)")
+            return FootageInfo(path, False, int(ctx.width), int(ctx.height), frames, duration)
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise FootageError(f"{path}: not a readable video ({exc})") from exc
+
+
+class FrameSampler:
+    """Picks frames at an analysis rate from their timestamps (None: every frame)."""
+
+    def __init__(self, analysis_fps: float | None) -> None:
+        if analysis_fps is not None and analysis_fps <= 0:
+            raise ValueError("analysis_fps must be positive")
+        self.period = 0.0 if analysis_fps is None else 1.0 / analysis_fps
+        self.next_t = float("-inf")
+
+    def take(self, t: float) -> bool:
+        # Half a millisecond of slack: pts rounding must not drop a frame that is due.
+        if t + 5e-4 < self.next_t:
+            return False
+        # Step from the due time, not from t, so the rate holds on average; resync after gaps.
+        self.next_t = t + self.period if t - self.next_t > self.period else self.next_t + self.period
+        return True
+
+
+def iter_frames(path: Path, analysis_fps: float | None = None) -> Iterator[Frame]:
+    """Decoded frames at the analysis rate. Frame.index counts every decoded frame from 0."""
+    path = Path(path)
+    info = probe(path)
+    if info.is_gallery:
+        files = [path / name for name in info.files] if path.is_dir() else [path]
+        for i, file in enumerate(files):
+            # A gallery is not a timeline: t is the image's position, one "second" per image.
+            yield Frame(index=i, t=float(i), image=read_image(file))
+        return
+    sampler = FrameSampler(analysis_fps)
+    decoded = 0
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            start = stream.start_time or 0
+            tb = stream.time_base
+            last_t = -1.0
+            step = 1.0 / float(stream.average_rate) if stream.average_rate else 0.04
+            for frame in container.decode(stream):
+                pts = frame.pts if frame.pts is not None else frame.dts
+                # A frame with no timestamp at all is placed one nominal frame after the previous one.
+                t = float((pts - start) * tb) if pts is not None and tb is not None else last_t + step
+                last_t = t
+                index = decoded
+                decoded += 1
+                if sampler.take(t):
+                    image = np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+                    yield Frame(index=index, t=t, image=image)
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise FootageError(f"{path}: decoding failed after {decoded} frames ({exc})") from exc
+    if decoded == 0:
+        raise EmptyFootageError(f"{path}: no frame could be decoded")
