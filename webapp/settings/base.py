@@ -1,0 +1,219 @@
+"""Settings shared by every environment. Everything that differs between machines comes from the environment.
+
+Two run modes (SIGHTLINE_MODE):
+- "services": PostgreSQL (DATABASE_URL) + Redis (REDIS_URL) for the channel layer and the Celery broker.
+- "embedded": no server at all: SQLite, a SQLite channel layer (channels-lite) and Celery's filesystem
+  transport, all under SIGHTLINE_DATA_DIR. Measured to work across processes (web + worker).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
+
+from webapp.settings.env import env_bool, env_int, env_list, env_paths, env_str
+
+# Lets admin classes be written with type parameters (admin.ModelAdmin[Case]) at run time.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+MODE = env_str("SIGHTLINE_MODE", "services")
+if MODE not in {"services", "embedded"}:
+    raise ImproperlyConfigured(f"SIGHTLINE_MODE={MODE!r}: use 'services' or 'embedded'.")
+EMBEDDED = MODE == "embedded"
+
+DATA_DIR = Path(env_str("SIGHTLINE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
+SECRET_KEY = env_str("SECRET_KEY", "")
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",  # first: its runserver serves HTTP and websockets in development
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "webapp.cases",
+    "webapp.footage",
+    "webapp.search",
+    "webapp.jobs",
+    "webapp.audit",
+]
+if EMBEDDED:
+    INSTALLED_APPS.append("channels_lite")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "webapp.urls"
+ASGI_APPLICATION = "webapp.asgi.application"
+WSGI_APPLICATION = "webapp.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------------------------------------
+if EMBEDDED:
+    DATABASES: dict[str, dict[str, Any]] = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": Path(env_str("SIGHTLINE_SQLITE_PATH", str(DATA_DIR / "sightline.sqlite3"))),
+            # WAL + IMMEDIATE transactions: web server and worker write without "database is locked".
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+else:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sightline"),
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- auth -------------------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "cases:list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- static and media files -------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env_str("SIGHTLINE_MEDIA_ROOT", str(DATA_DIR / "media"))).resolve()
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Uploads of several GB go through the footage app's chunked protocol, never one request body.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("SIGHTLINE_MAX_REQUEST_BYTES", 32 * 1024 * 1024)
+FILE_UPLOAD_PERMISSIONS = 0o640
+
+# --- engine -----------------------------------------------------------------------------------------------
+# os.pathsep-separated directories searched for model files before the bundled default pack.
+REID_MODELS_DIRS = env_paths("REID_MODELS_DIRS")
+SIGHTLINE_MODEL_PACK = env_str("SIGHTLINE_MODEL_PACK", "auto")
+
+# --- Redis, channels, Celery ------------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+if EMBEDDED:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_lite.layers.core.SQLiteChannelLayer",
+            "CONFIG": {"database": "default", "polling_interval": 0.1},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("SIGHTLINE_CHANNEL_PREFIX", "sightline")},
+        }
+    }
+
+# Processes x threads <= cores: one worker process by default, and the engine's ONNX/OpenMP threads share
+# the cores among the worker's processes (see webapp/engine.py).
+CPU_CORES = env_int("SIGHTLINE_CPU_CORES", os.cpu_count() or 1)
+CELERY_WORKER_CONCURRENCY = max(1, env_int("SIGHTLINE_WORKER_CONCURRENCY", 1))
+SIGHTLINE_ENGINE_THREADS = max(1, env_int("SIGHTLINE_ENGINE_THREADS", CPU_CORES // CELERY_WORKER_CONCURRENCY))
+
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("SIGHTLINE_TASK_SOFT_TIME_LIMIT_S", 6 * 3600)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 120
+CELERY_TASK_ACKS_LATE = True
+# A worker killed mid-task gives its message back, so another worker (or the restarted one) redoes the job.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True  # job state lives in the Job row, not in a result backend
+CELERY_TASK_DEFAULT_QUEUE = "ingest"
+CELERY_TASK_ROUTES = {
+    "webapp.search.tasks.*": {"queue": "search"},
+    "webapp.jobs.tasks.*": {"queue": "search"},
+    "webapp.footage.tasks.*": {"queue": "ingest"},
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+if EMBEDDED:
+    BROKER_DIR = DATA_DIR / "broker"
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.1,
+    }
+else:
+    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+    # With late acks, Redis hands an unacknowledged message to another worker after this many seconds:
+    # it must outlast the longest task, or a long ingest would run twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
+
+# Media files are handed to the reverse proxy (nginx X-Accel-Redirect) after the permission check when on.
+SIGHTLINE_X_ACCEL_REDIRECT = env_bool("SIGHTLINE_X_ACCEL_REDIRECT", False)
+SIGHTLINE_X_ACCEL_PREFIX = env_str("SIGHTLINE_X_ACCEL_PREFIX", "/protected-media/")
+
+# --- security defaults (prod.py tightens them) --------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
