@@ -56,6 +56,10 @@ class Tracker:
         self._last_seen: dict[int, int] = {}  # track id -> analysed-frame counter
         self._step = 0
         self._buffer = buffer_frames
+        # ByteTrack may revive an id after we closed its track; such revivals get a fresh id of our own.
+        self._closed: set[int] = set()
+        self._alias: dict[int, int] = {}
+        self._next_alias = 1_000_000
 
     def update(self, frame: int, t: float, detections: Sequence[Detection]) -> list[tuple[int, Detection]]:
         """Track ids for this frame's detections (detections no track took are left out)."""
@@ -65,12 +69,21 @@ class Tracker:
             dtype=np.float32,
         ).reshape(-1, 5)
         tracks = self._bt.update_with_tensors(tensors)
-        assigned = self._map_back(tracks, detections)
+        assigned = [(self._own_id(tid), det) for tid, det in self._map_back(tracks, detections)]
         for track_id, det in assigned:
             track = self._open.setdefault(track_id, Track(track_id=track_id))
             track.frames.append(TrackFrame(frame=frame, t=t, box=det.box, score=det.score))
             self._last_seen[track_id] = self._step
         return assigned
+
+    def _own_id(self, tid: int) -> int:
+        if tid in self._alias:
+            return self._alias[tid]
+        if tid in self._closed:
+            self._alias[tid] = self._next_alias
+            self._next_alias += 1
+            return self._alias[tid]
+        return tid
 
     def _map_back(
         self, tracks: Sequence[sv.STrack], detections: Sequence[Detection]
@@ -97,6 +110,9 @@ class Tracker:
         done = [tid for tid, seen in self._last_seen.items() if self._step - seen > self._buffer + 1]
         return self._pop(done, times)
 
+    def open_ids(self) -> set[int]:
+        return set(self._open)
+
     def close(self, times: Sequence[float]) -> list[Track]:
         return self._pop(list(self._open), times)
 
@@ -105,6 +121,8 @@ class Tracker:
         for tid in ids:
             track = self._open.pop(tid)
             del self._last_seen[tid]
+            self._closed.add(tid)
+            self._alias = {k: v for k, v in self._alias.items() if v != tid}
             if len(track.frames) >= self.settings.min_track_frames:
                 out.append(interpolate(track, self.settings.interpolate_gap_s, times))
         return out

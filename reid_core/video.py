@@ -28,6 +28,7 @@ class FootageInfo:
     frame_count: int | None  # from the container; an estimate for some formats
     duration_s: float | None
     files: tuple[str, ...] = ()  # gallery: image file names in frame order
+    fps: float | None = None  # the stream's average rate (None for galleries)
 
 
 def is_image(path: Path) -> bool:
@@ -86,7 +87,8 @@ def probe(path: Path) -> FootageInfo:
                 duration = container.duration / av.time_base
             if ctx.width <= 0 or ctx.height <= 0:
                 raise FootageError(f"{path}: video stream has no frame size (corrupt header?)")
-            return FootageInfo(path, False, int(ctx.width), int(ctx.height), frames, duration)
+            rate = float(stream.average_rate) if stream.average_rate else None
+            return FootageInfo(path, False, int(ctx.width), int(ctx.height), frames, duration, fps=rate)
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise FootageError(f"{path}: not a readable video ({exc})") from exc
 
@@ -109,14 +111,21 @@ class FrameSampler:
         return True
 
 
-def iter_frames(path: Path, analysis_fps: float | None = None) -> Iterator[Frame]:
-    """Decoded frames at the analysis rate. Frame.index counts every decoded frame from 0."""
+def iter_frames(
+    path: Path, analysis_fps: float | None = None, times: list[float] | None = None
+) -> Iterator[Frame]:
+    """Decoded frames at the analysis rate. Frame.index counts every decoded frame from 0.
+
+    times, when given, receives the timestamp of every decoded frame, analysed or not.
+    """
     path = Path(path)
     info = probe(path)
     if info.is_gallery:
         files = [path / name for name in info.files] if path.is_dir() else [path]
         for i, file in enumerate(files):
             # A gallery is not a timeline: t is the image's position, one "second" per image.
+            if times is not None:
+                times.append(float(i))
             yield Frame(index=i, t=float(i), image=read_image(file))
         return
     sampler = FrameSampler(analysis_fps)
@@ -134,6 +143,8 @@ def iter_frames(path: Path, analysis_fps: float | None = None) -> Iterator[Frame
                 # A frame with no timestamp at all is placed one nominal frame after the previous one.
                 t = float((pts - start) * tb) if pts is not None and tb is not None else last_t + step
                 last_t = t
+                if times is not None:
+                    times.append(t)
                 index = decoded
                 decoded += 1
                 if sampler.take(t):
