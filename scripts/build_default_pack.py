@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -243,7 +244,12 @@ def convert_mobilenet(out: Path) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", type=Path, default=Path("/tmp/sightline-default-pack"), help="throwaway dir")
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "sightline-default-pack",
+        help="throwaway dir",
+    )
     ap.add_argument("--out", type=Path, default=REPO / "reid_core" / "models" / "bundled")
     ap.add_argument("--stage", choices=["all", "convert"], default="all", help=argparse.SUPPRESS)
     args = ap.parse_args()
