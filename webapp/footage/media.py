@@ -292,3 +292,32 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def save_crops(source: Path, wanted: dict[int, list[tuple[tuple[float, float, float, float], Path]]]) -> int:
+    """Save JPEG crops: ``wanted`` maps a decoded-frame index to (box x,y,w,h, target) pairs.
+
+    Frame indices count every decoded frame from 0, as reid_core's frame reader does. Only the frames
+    asked for are converted to images, so this pass costs little more than decoding.
+    """
+    if not wanted:
+        return 0
+    last = max(wanted)
+    saved = 0
+    with av.open(str(source)) as inp:
+        stream = inp.streams.video[0]
+        stream.thread_type = "AUTO"
+        for index, frame in enumerate(_frames(inp, stream)):
+            if index in wanted:
+                image = frame.to_image()
+                for (x, y, w, h), target in wanted[index]:
+                    left = min(max(round(x), 0), image.width - 1)
+                    top = min(max(round(y), 0), image.height - 1)
+                    right = min(max(round(x + w), left + 1), image.width)
+                    bottom = min(max(round(y + h), top + 1), image.height)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    image.crop((left, top, right, bottom)).save(target, format="JPEG", quality=85)
+                    saved += 1
+            if index >= last:
+                break
+    return saved

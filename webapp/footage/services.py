@@ -1,0 +1,380 @@
+"""Writes for footage: uploads becoming videos, the ingestion job, cancel, retry, delete.
+
+Every function here is keyword-only and assumes the caller (a view, a task) already decided the user may do
+it through webapp.cases.permissions. Files live under MEDIA_ROOT as cases/<case>/videos/<video>/...; the
+case's vector index under cases/<case>/index/ is only changed while holding the case row's lock, so two
+workers ingesting into one case never lose each other's vectors.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from webapp.cases.models import Case
+from webapp.footage import media
+from webapp.footage.models import Snapshot, Track, Video, VideoStatus, original_upload_to, video_dir
+from webapp.footage.uploads import UploadError, UploadInfo, UploadStore
+from webapp.jobs import services as jobs
+from webapp.jobs.events import job_event
+from webapp.jobs.models import Job, JobKind, JobStatus
+
+logger = logging.getLogger(__name__)
+
+
+class FootageError(Exception):
+    """A request about footage that cannot be done; the message is shown to the user."""
+
+
+# --- uploads ---------------------------------------------------------------------------------------------
+
+
+def upload_store() -> UploadStore:
+    return UploadStore(
+        Path(settings.MEDIA_ROOT) / "uploads",
+        max_bytes=int(getattr(settings, "SIGHTLINE_UPLOAD_MAX_BYTES", 20 * 1024**3)),
+        expiry_s=int(getattr(settings, "SIGHTLINE_UPLOAD_EXPIRY_S", 24 * 3600)),
+    )
+
+
+def upload_for_case(*, case: Case, upload_id: str) -> UploadInfo:
+    """The upload, only if it belongs to this case (an id of another case's upload is 'not found')."""
+    info = upload_store().get(upload_id)
+    if info.case_id != case.pk:
+        raise UploadError(404, "No such upload.")
+    return info
+
+
+def create_video_from_upload(*, user: Any, case: Case, upload_id: str, camera_label: str = "") -> Video:
+    """Probe a finished upload; accept it as a Video and queue its ingestion, or reject it and remove it.
+
+    Either way the upload folder is gone afterwards: nothing half-made is left behind.
+    """
+    store = upload_store()
+    info = upload_for_case(case=case, upload_id=upload_id)
+    if not info.complete:
+        raise FootageError(f"The upload is not finished ({info.offset} of {info.length} bytes received).")
+    data = store.data_path(upload_id)
+    try:
+        probed = media.probe(data)
+    except media.MediaError as exc:
+        store.discard(upload_id)
+        raise FootageError(f"{info.filename or 'The file'}: {exc}") from exc
+    name = (info.filename or "video")[:255]
+    moved: Path | None = None
+    try:
+        with transaction.atomic():
+            video = Video.objects.create(
+                case=case,
+                uploaded_by=user,
+                original_name=name,
+                sha256=info.sha256,
+                size_bytes=info.length,
+                duration_s=probed.duration_s,
+                fps=probed.fps,
+                frame_count=probed.frames,
+                width=probed.width,
+                height=probed.height,
+                codec=probed.codec,
+                camera_label=(camera_label or info.metadata.get("camera", ""))[:200],
+                status=VideoStatus.PROCESSING,
+            )
+            relative = original_upload_to(video, _clean_name(name))
+            target = Path(settings.MEDIA_ROOT) / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(data, target)  # same file system: a rename, not a copy of several GB
+            moved = target
+            target.chmod(0o440)  # the original is evidence: read-only from here on
+            video.original.name = relative
+            video.save(update_fields=["original"])
+            start_ingest(video=video, user=user)
+    except BaseException:
+        if moved is not None and moved.exists():
+            shutil.rmtree(moved.parent, ignore_errors=True)
+        raise
+    store.discard(upload_id)
+    return video
+
+
+def _clean_name(name: str) -> str:
+    # Only the extension of the client's name reaches the disk, and only if it is plain.
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return f"original.{suffix}" if re.fullmatch(r"[a-z0-9]{1,8}", suffix) else "original.bin"
+
+
+# --- jobs ------------------------------------------------------------------------------------------------
+
+# Share of the job's progress bar per stage (measured on the PETS clip: analysis dominates).
+INGEST_WEIGHTS = {"probe": 0.01, "transcode": 0.14, "analyse": 0.8, "index": 0.05}
+# A running job whose row was not touched for this long belongs to a worker that died: progress is written
+# at least every few seconds while a job runs.
+STALE_AFTER_S = 300
+
+
+def start_ingest(*, video: Video, user: Any) -> Job:
+    """Queue an ingestion job for the video; the task is sent once the transaction commits."""
+    from webapp.footage.tasks import ingest_video
+
+    return jobs.create_and_queue(
+        case=video.case, kind=JobKind.INGEST, task=ingest_video, created_by=user, video_id=video.pk
+    )
+
+
+def cancel_ingest(*, job: Job, user: Any) -> Job:
+    """Ask the job to stop; a queued one is cancelled at once, a running one at its next progress report."""
+    jobs.request_cancel(job_id=job.pk, actor=user)
+    job.refresh_from_db()
+    if job.status == JobStatus.CANCELLED and job.video_id:
+        _fail_video(job.video_id, "Analysis was cancelled. Retry to analyse this video.")
+    return job
+
+
+def retry_ingest(*, video: Video) -> Job:
+    """Run the video's latest ingest job again from scratch (after a failure or a cancel)."""
+    job = video.jobs.filter(kind=JobKind.INGEST).order_by("-created_at").first()
+    if job is None or job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        raise FootageError("Only a failed or cancelled analysis can be retried.")
+    with transaction.atomic():
+        Video.objects.filter(pk=video.pk).update(status=VideoStatus.PROCESSING, error="")
+        return jobs.retry(job_id=job.pk)
+
+
+def is_current_delivery(*, job_id: int, task_id: str) -> bool:
+    """False for an old message of a job that was re-sent since (a redelivery after a worker died)."""
+    current = Job.objects.filter(pk=job_id).values_list("celery_task_id", flat=True).first()
+    return current is None or not current or current == task_id
+
+
+def requeue_stale_jobs(*, worker: str | None = None, stale_after_s: float = STALE_AFTER_S) -> list[int]:
+    """Send again the ingest jobs a dead worker left 'running'.
+
+    A job is stale when it was running on ``worker`` and a worker of that name is starting now (the previous
+    process of that name died mid-job), or when its row was not touched for ``stale_after_s``. The job gets
+    a new task id, so the old message, if the broker ever redelivers it, is dropped (is_current_delivery).
+    """
+    limit = timezone.now() - timedelta(seconds=stale_after_s)
+    requeued: list[Job] = []
+    with transaction.atomic():
+        for job in Job.objects.select_for_update().filter(kind=JobKind.INGEST, status=JobStatus.RUNNING):
+            if job.updated_at >= limit and (worker is None or job.worker != worker):
+                continue
+            job.status, job.stage, job.celery_task_id = JobStatus.QUEUED, "", str(uuid.uuid4())
+            job.save(update_fields=["status", "stage", "celery_task_id", "updated_at"])
+            requeued.append(job)
+    for job in requeued:
+        logger.warning("re-queued ingest job %s left running by %s", job.pk, job.worker or "a dead worker")
+        current_app.send_task(
+            str(job.params.get("task", INGEST_TASK)), args=[job.pk], task_id=job.celery_task_id
+        )
+        jobs.publish(job_event(job))
+    return [job.pk for job in requeued]
+
+
+INGEST_TASK = "webapp.footage.tasks.ingest_video"
+
+
+# --- the ingestion itself (the job's work, run by the Celery task) ----------------------------------------
+
+
+def ingest_work(job: Job, reporter: jobs.Reporter) -> None:
+    """Probe, make the rendition and poster, find people with reid_core, store and index them.
+
+    Safe to run again after a crash at any point: the video's tracks, crops and vectors are removed first.
+    On failure or cancel the partial results are removed again and the video says why.
+    """
+    video = Video.objects.filter(pk=job.video_id).first()
+    if video is None:
+        raise jobs.JobError("The video was deleted.")
+    try:
+        reporter.stage("probe")
+        _remove_results(video)  # what an interrupted earlier attempt may have left
+        Video.objects.filter(pk=video.pk).update(status=VideoStatus.PROCESSING, error="")
+        original = Path(video.original.path)
+        if not original.exists():
+            raise jobs.JobError("The original file is missing from the media store.")
+        info = media.probe(original, decode_budget_s=0.5)
+        _ensure_rendition(video, info, reporter)
+        Video.objects.filter(pk=video.pk).update(status=VideoStatus.INGESTING)
+        result = _analyse(video, reporter)
+        reporter.stage("index", total=len(result.snapshots))
+        _store_results(video, result)
+        reporter.progress(done=len(result.snapshots), total=len(result.snapshots))
+    except BaseException as exc:
+        _remove_results(video)
+        if reporter.cancelled or isinstance(exc, jobs.JobCancelled):
+            _fail_video(video.pk, "Analysis was cancelled. Retry to analyse this video.")
+        else:
+            _fail_video(video.pk, _message(exc))
+        if isinstance(exc, media.MediaError):
+            raise jobs.JobError(str(exc)) from exc
+        raise
+    Video.objects.filter(pk=video.pk).update(status=VideoStatus.READY, error="")
+
+
+def _message(exc: BaseException) -> str:
+    from reid_core.types import ReidError
+
+    if isinstance(exc, jobs.JobError | ReidError | media.MediaError):
+        return str(exc)
+    return f"Analysis failed ({type(exc).__name__}). Retry, or ask an operator to read the worker log."
+
+
+def _ensure_rendition(video: Video, info: media.VideoInfo, reporter: jobs.Reporter) -> None:
+    folder = Path(settings.MEDIA_ROOT) / video_dir(video)
+    original = Path(video.original.path)
+    fields = ["poster"]
+    if not info.browser_playable:
+        reporter.stage("transcode", total=info.frames)
+        if not (folder / "rendition.mp4").exists():
+            media.make_rendition(
+                original,
+                folder / "rendition.mp4",
+                progress=lambda done, total: reporter.progress(done=done, total=total),
+                should_stop=reporter.should_stop,
+            )
+        video.rendition.name = f"{video_dir(video)}/rendition.mp4"
+        fields.append("rendition")
+    if not (folder / "poster.jpg").exists():
+        media.make_poster(original, folder / "poster.jpg", at_s=min(1.0, (video.duration_s or 0) / 2))
+    video.poster.name = f"{video_dir(video)}/poster.jpg"
+    video.save(update_fields=fields)
+
+
+def _analyse(video: Video, reporter: jobs.Reporter) -> Any:
+    from webapp.engine import get_engine
+
+    return get_engine().ingest(
+        Path(video.original.path), video=str(video.pk), progress=reporter, should_stop=reporter.should_stop
+    )
+
+
+def _store_results(video: Video, result: Any) -> None:
+    """Tracks, snapshots and crops into the database and media store; vectors into the case index."""
+    import numpy as np
+
+    crops_dir = Path(settings.MEDIA_ROOT) / video_dir(video) / "crops"
+    wanted: dict[int, list[tuple[tuple[float, float, float, float], Path]]] = {}
+    by_track: dict[int, list[Any]] = {}
+    for snap in result.snapshots:
+        by_track.setdefault(snap.track_id, []).append(snap)
+    tracks: list[Track] = []
+    for tr in result.tracks:
+        snaps = by_track.get(tr.track_id, [])
+        best = max(snaps, key=lambda s: s.quality) if snaps else None
+        first = tr.frames[0]
+        track = Track(
+            video=video,
+            track_id=tr.track_id,
+            start_s=tr.start_s,
+            end_s=tr.end_s,
+            start_frame=first.frame,
+            end_frame=tr.frames[-1].frame,
+            best_frame=best.frame if best else first.frame,
+            best_t=best.t if best else first.t,
+            best_box=_box(best.box if best else first.box),
+            boxes=[[f.frame, round(f.t, 3), *_box(f.box)] for f in tr.frames],
+        )
+        if best is not None:
+            name = f"track-{tr.track_id}.jpg"
+            track.thumbnail.name = f"{video_dir(video)}/crops/{name}"
+            wanted.setdefault(best.frame, []).append((best.box, crops_dir / name))
+        for snap in snaps:
+            name = f"track-{tr.track_id}-{snap.snapshot}.jpg"
+            wanted.setdefault(snap.frame, []).append((snap.box, crops_dir / name))
+        tracks.append(track)
+    media.save_crops(Path(video.original.path), wanted)
+
+    keys = [_vector_key(video, s) for s in result.snapshots]
+    with transaction.atomic():
+        # The case row lock serialises every change of this case's index (other workers, deletes).
+        Case.objects.select_for_update().get(pk=video.case_id)
+        if not Video.objects.filter(pk=video.pk).exists():
+            raise jobs.JobError("The video was deleted during its analysis.")
+        created = {t.track_id: t for t in Track.objects.bulk_create(tracks)}
+        rows = []
+        for snap in result.snapshots:
+            row = Snapshot(
+                track=created[snap.track_id],
+                ordinal=snap.snapshot,
+                frame=snap.frame,
+                t=snap.t,
+                box=_box(snap.box),
+                quality=float(snap.quality),
+            )
+            row.crop.name = f"{video_dir(video)}/crops/track-{snap.track_id}-{snap.snapshot}.jpg"
+            rows.append(row)
+        Snapshot.objects.bulk_create(rows)
+        if keys:
+            matrix = np.stack([s.vector for s in result.snapshots]).astype(np.float32)
+            _update_index(video.case_id, lambda index: index.add(keys, matrix), dim=int(matrix.shape[1]))
+
+
+def _box(box: Any) -> list[float]:
+    return [round(float(v), 1) for v in box]
+
+
+def _vector_key(video: Video, snapshot: Any) -> Any:
+    from reid_core.index import VectorKey
+
+    return VectorKey(video=str(video.pk), track_id=snapshot.track_id, snapshot=snapshot.snapshot)
+
+
+def index_dir(case_id: int) -> Path:
+    return Path(settings.MEDIA_ROOT) / "cases" / str(case_id) / "index"
+
+
+def _update_index(case_id: int, change: Callable[[Any], Any], *, dim: int | None) -> None:
+    """Load the case's index, change it and save it atomically. The caller holds the case row lock."""
+    from reid_core.index import VectorIndex
+
+    directory = index_dir(case_id)
+    if directory.exists():
+        index = VectorIndex.load(directory)
+    elif dim is None:
+        return  # nothing indexed in this case yet: nothing to remove
+    else:
+        index = VectorIndex(dim)
+    change(index)
+    index.save(directory)
+
+
+def _remove_results(video: Video) -> None:
+    """Remove everything an ingest attempt produced: rows, crops and the video's vectors."""
+    with transaction.atomic():
+        Case.objects.select_for_update().get(pk=video.case_id)
+        Track.objects.filter(video=video).delete()  # snapshots go with their tracks
+        _update_index(video.case_id, lambda index: index.remove_video(str(video.pk)), dim=None)
+    shutil.rmtree(Path(settings.MEDIA_ROOT) / video_dir(video) / "crops", ignore_errors=True)
+
+
+def _fail_video(video_id: int, message: str) -> None:
+    Video.objects.filter(pk=video_id).update(status=VideoStatus.FAILED, error=message)
+
+
+# --- delete ----------------------------------------------------------------------------------------------
+
+
+def delete_video(*, video: Video, user: Any) -> None:
+    """Remove the video: its files, rendition, poster, crops, tracks, snapshots, jobs and vectors."""
+    for job_id in video.jobs.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).values_list(
+        "pk", flat=True
+    ):
+        jobs.request_cancel(job_id=job_id, actor=user)
+    folder = Path(settings.MEDIA_ROOT) / video_dir(video)
+    with transaction.atomic():
+        Case.objects.select_for_update().get(pk=video.case_id)
+        _update_index(video.case_id, lambda index: index.remove_video(str(video.pk)), dim=None)
+        video.delete()  # tracks, snapshots and jobs cascade
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,30 @@
+"""Celery tasks of the footage app: thin wrappers over services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task, shared_task, signals
+
+from webapp.footage import services
+from webapp.jobs import services as jobs
+
+
+@shared_task(bind=True, name=services.INGEST_TASK)
+def ingest_video(self: Task, job_id: int) -> None:
+    if not services.is_current_delivery(job_id=job_id, task_id=self.request.id or ""):
+        return  # an old message of a job that was re-sent after its worker died
+    jobs.run(
+        job_id=job_id,
+        work=services.ingest_work,
+        worker=self.request.hostname or "",
+        task_id=self.request.id or "",
+        weights=services.INGEST_WEIGHTS,
+    )
+
+
+@signals.worker_ready.connect
+def _requeue_jobs_of_dead_workers(sender: Any = None, **_: Any) -> None:
+    # A worker starting under the name of one that died mid-job takes its jobs back at once; jobs of other
+    # dead workers go once their row is older than services.STALE_AFTER_S.
+    services.requeue_stale_jobs(worker=getattr(sender, "hostname", None))

@@ -1,0 +1,242 @@
+"""HTTP endpoints of the footage app: the tus upload protocol, video list, streaming, job controls.
+
+Thin: each view asks webapp.cases.permissions.authorize() first (a non-member gets 404), then calls a
+service (writes) or reads scoped to the authorized case, and turns errors into responses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from webapp.cases.permissions import Capability, authorize
+from webapp.footage import services
+from webapp.footage.models import Video
+from webapp.footage.streaming import ranged_file_response
+from webapp.footage.uploads import UploadError, UploadInfo, parse_metadata
+from webapp.jobs.events import job_event
+from webapp.jobs.models import Job, JobKind
+
+TUS_VERSION = "1.0.0"
+_READ_BLOCK = 1024 * 1024
+
+
+# --- tus 1.0 -----------------------------------------------------------------------------------------------
+
+
+def _tus(response: HttpResponse) -> HttpResponse:
+    response["Tus-Resumable"] = TUS_VERSION
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _tus_error(error: UploadError) -> HttpResponse:
+    return _tus(HttpResponse(error.message, status=error.status, content_type="text/plain; charset=utf-8"))
+
+
+def _options() -> HttpResponse:
+    response = _tus(HttpResponse(status=204))
+    response["Tus-Version"] = TUS_VERSION
+    response["Tus-Extension"] = "creation,termination,expiration"
+    response["Tus-Max-Size"] = str(services.upload_store().max_bytes)
+    return response
+
+
+@require_http_methods(["POST", "OPTIONS"])
+def uploads(request: HttpRequest, case_id: int) -> HttpResponse:
+    """tus creation: POST with Upload-Length (and Upload-Metadata) answers 201 with the upload's Location."""
+    access = authorize(request.user, case_id, Capability.UPLOAD)
+    if request.method == "OPTIONS":
+        return _options()
+    if request.headers.get("Tus-Resumable") != TUS_VERSION:
+        return _version_mismatch()
+    try:
+        length_header = request.headers.get("Upload-Length", "")
+        if not length_header.isdigit():
+            raise UploadError(400, "Upload-Length is required (deferred lengths are not supported).")
+        info = services.upload_store().create(
+            case_id=access.case.pk,
+            user_id=int(request.user.pk),
+            length=int(length_header),
+            metadata=parse_metadata(request.headers.get("Upload-Metadata", "")),
+        )
+    except UploadError as exc:
+        return _tus_error(exc)
+    response = _tus(HttpResponse(status=201))
+    response["Location"] = reverse("footage:upload", args=[case_id, info.id])
+    response["Upload-Expires"] = _http_date(info.expires_at)
+    return response
+
+
+@require_http_methods(["HEAD", "PATCH", "DELETE", "OPTIONS"])
+def upload(request: HttpRequest, case_id: int, upload_id: str) -> HttpResponse:
+    """tus core: HEAD tells the offset, PATCH appends at it, DELETE abandons the upload."""
+    access = authorize(request.user, case_id, Capability.UPLOAD)
+    if request.method == "OPTIONS":
+        return _options()
+    if request.headers.get("Tus-Resumable") != TUS_VERSION:
+        return _version_mismatch()
+    store = services.upload_store()
+    try:
+        info = services.upload_for_case(case=access.case, upload_id=upload_id)
+        if request.method == "HEAD":
+            return _offset_response(_tus(HttpResponse(status=200)), info)
+        if request.method == "DELETE":
+            store.terminate(upload_id)
+            return _tus(HttpResponse(status=204))
+        if request.content_type != "application/offset+octet-stream":
+            raise UploadError(415, "PATCH bodies must be application/offset+octet-stream.")
+        offset_header = request.headers.get("Upload-Offset", "")
+        if not offset_header.isdigit():
+            raise UploadError(400, "Upload-Offset is required.")
+        info = store.append(upload_id, offset=int(offset_header), chunks=_body(request))
+    except UploadError as exc:
+        return _tus_error(exc)
+    return _offset_response(_tus(HttpResponse(status=204)), info)
+
+
+def _body(request: HttpRequest) -> Any:
+    while True:
+        block = request.read(_READ_BLOCK)
+        if not block:
+            return
+        yield block
+
+
+def _offset_response(response: HttpResponse, info: UploadInfo) -> HttpResponse:
+    response["Upload-Offset"] = str(info.offset)
+    response["Upload-Length"] = str(info.length)
+    response["Upload-Expires"] = _http_date(info.expires_at)
+    return response
+
+
+def _version_mismatch() -> HttpResponse:
+    response = HttpResponse("Tus-Resumable 1.0.0 is required.", status=412)
+    response["Tus-Version"] = TUS_VERSION
+    return response
+
+
+def _http_date(epoch: float) -> str:
+    from django.utils.http import http_date
+
+    return http_date(epoch)
+
+
+# --- videos ------------------------------------------------------------------------------------------------
+
+
+@require_POST
+def complete_upload(request: HttpRequest, case_id: int, upload_id: str) -> JsonResponse:
+    """Turn a finished upload into a video (probed, queued for analysis) or reject it with a message."""
+    access = authorize(request.user, case_id, Capability.UPLOAD)
+    try:
+        video = services.create_video_from_upload(
+            user=request.user,
+            case=access.case,
+            upload_id=upload_id,
+            camera_label=request.POST.get("camera_label", ""),
+        )
+    except UploadError as exc:
+        return JsonResponse({"error": exc.message}, status=exc.status)
+    except services.FootageError as exc:
+        return JsonResponse({"error": str(exc)}, status=422)
+    return JsonResponse({"video": video_json(video)}, status=201)
+
+
+@require_GET
+def video_list(request: HttpRequest, case_id: int) -> JsonResponse:
+    access = authorize(request.user, case_id, Capability.VIEW)
+    videos = Video.objects.filter(case=access.case).order_by("created_at")
+    return JsonResponse({"videos": [video_json(v) for v in videos]})
+
+
+def video_json(video: Video) -> dict[str, Any]:
+    job = video.jobs.filter(kind=JobKind.INGEST).order_by("-created_at").first()
+    case_id = video.case_id
+    return {
+        "id": video.pk,
+        "name": video.original_name,
+        "camera_label": video.camera_label,
+        "status": video.status,
+        "status_label": video.get_status_display(),
+        "error": video.error,
+        "duration_s": video.duration_s,
+        "fps": video.fps,
+        "width": video.width,
+        "height": video.height,
+        "codec": video.codec,
+        "size_bytes": video.size_bytes,
+        "sha256": video.sha256,
+        "poster_url": reverse("footage:poster", args=[case_id, video.pk]) if video.poster else None,
+        "stream_url": reverse("footage:stream", args=[case_id, video.pk]) if _playable(video) else None,
+        "job": job_json(job) if job else None,
+    }
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    return job_event(job)
+
+
+def _playable(video: Video) -> bool:
+    # The poster is made right after the rendition step: with no rendition by then, the original plays as is.
+    return bool(video.rendition) or (bool(video.poster) and bool(video.original))
+
+
+def _video(request: HttpRequest, case_id: int, video_id: int, capability: Capability) -> Video:
+    access = authorize(request.user, case_id, capability)
+    return get_object_or_404(Video, pk=video_id, case=access.case)
+
+
+@require_http_methods(["GET", "HEAD"])
+def stream(request: HttpRequest, case_id: int, video_id: int) -> HttpResponseBase:
+    """The browser-playable file (the rendition, or the original when it plays as is), with Range."""
+    video = _video(request, case_id, video_id, Capability.VIEW)
+    if video.rendition:
+        return ranged_file_response(request, _media_path(video.rendition.name), content_type="video/mp4")
+    if not _playable(video):
+        return HttpResponse("This video is not ready to play yet.", status=409)
+    return ranged_file_response(request, _media_path(video.original.name))
+
+
+@require_http_methods(["GET", "HEAD"])
+def poster(request: HttpRequest, case_id: int, video_id: int) -> HttpResponseBase:
+    video = _video(request, case_id, video_id, Capability.VIEW)
+    if not video.poster:
+        return HttpResponse(status=404)
+    return ranged_file_response(request, _media_path(video.poster.name), content_type="image/jpeg")
+
+
+def _media_path(name: str) -> Path:
+    return Path(settings.MEDIA_ROOT) / name
+
+
+@require_POST
+def delete_video(request: HttpRequest, case_id: int, video_id: int) -> JsonResponse:
+    video = _video(request, case_id, video_id, Capability.EDIT)
+    services.delete_video(video=video, user=request.user)
+    return JsonResponse({"deleted": video_id})
+
+
+@require_POST
+def retry_video(request: HttpRequest, case_id: int, video_id: int) -> JsonResponse:
+    video = _video(request, case_id, video_id, Capability.UPLOAD)
+    try:
+        job = services.retry_ingest(video=video)
+    except services.FootageError as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
+    return JsonResponse({"job": job_json(job)}, status=202)
+
+
+@require_POST
+def cancel_job(request: HttpRequest, case_id: int, job_id: int) -> JsonResponse:
+    access = authorize(request.user, case_id, Capability.EDIT)
+    job = get_object_or_404(Job, pk=job_id, case=access.case, kind=JobKind.INGEST)
+    job = services.cancel_ingest(job=job, user=request.user)
+    return JsonResponse({"job": job_json(job)})
