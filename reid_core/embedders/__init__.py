@@ -1,0 +1,1 @@
+"""Embedder adapters beyond the generic ONNX ReID one in reid_core.embed."""
