@@ -1,0 +1,361 @@
+// Footage panel: resumable uploads (tus protocol through tus-js-client), the video list with live analysis
+// progress, and job controls. The pure helpers are exported for node --test; main() wires the page.
+//
+// Resuming: tus-js-client keeps each upload's URL in localStorage under a fingerprint of the file (name,
+// type, size, modification time, endpoint). After a dropped connection it retries by itself; after a page
+// reload the user drops the same file again and it continues from the server's offset.
+
+export const CHUNK_BYTES = 8 * 1024 * 1024; // what a dropped connection can cost at most
+export const RETRY_DELAYS_MS = [0, 1000, 3000, 5000, 10000, 20000];
+
+export function formatBytes(n) {
+  if (!Number.isFinite(n) || n < 0) return "";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+export function formatRate(bytesPerSecond) {
+  if (!Number.isFinite(bytesPerSecond) || bytesPerSecond <= 0) return "";
+  return `${formatBytes(bytesPerSecond)}/s`;
+}
+
+export function formatDuration(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return "";
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${rest}` : `${m}:${rest}`;
+}
+
+export function formatEta(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return "";
+  if (seconds < 1) return "less than a second left";
+  return `${formatDuration(seconds)} left`;
+}
+
+// Speed over a sliding window of recent samples, so a stall shows quickly and one fast chunk does not
+// promise too much. Times in milliseconds.
+export class RateMeter {
+  constructor({ windowMs = 5000 } = {}) {
+    this.windowMs = windowMs;
+    this.samples = [];
+  }
+
+  add(timeMs, bytes) {
+    this.samples.push([timeMs, bytes]);
+    while (this.samples.length > 2 && timeMs - this.samples[0][0] > this.windowMs) this.samples.shift();
+  }
+
+  rate() {
+    if (this.samples.length < 2) return 0;
+    const [t0, b0] = this.samples[0];
+    const [t1, b1] = this.samples[this.samples.length - 1];
+    return t1 > t0 ? ((b1 - b0) * 1000) / (t1 - t0) : 0;
+  }
+
+  eta(totalBytes) {
+    const rate = this.rate();
+    if (rate <= 0 || this.samples.length === 0) return NaN;
+    const sent = this.samples[this.samples.length - 1][1];
+    return Math.max(0, totalBytes - sent) / rate;
+  }
+}
+
+export function uploadOptions({ endpoint, file, csrfToken, cameraLabel = "", chunkSize = CHUNK_BYTES }) {
+  return {
+    endpoint,
+    chunkSize,
+    retryDelays: RETRY_DELAYS_MS,
+    headers: { "X-CSRFToken": csrfToken },
+    metadata: {
+      filename: file.name,
+      filetype: file.type || "application/octet-stream",
+      ...(cameraLabel ? { camera: cameraLabel } : {}),
+    },
+    storeFingerprintForResuming: true,
+    removeFingerprintOnSuccess: true,
+  };
+}
+
+// The server answers refusals with a plain-text sentence meant for the user; show it rather than the
+// library's generic text.
+export function errorMessage(error) {
+  const response = error && error.originalResponse;
+  if (response && typeof response.getBody === "function") {
+    const body = response.getBody();
+    if (body && body.length < 500 && !body.trimStart().startsWith("<")) return body.trim();
+    const status = response.getStatus();
+    if (status === 413) return "The file is larger than this server accepts.";
+    if (status === 404 || status === 410) return "The upload expired on the server. Choose the file again.";
+  }
+  return (error && error.message) || "The upload failed.";
+}
+
+// Analysis job text under a video: "analyse 45% · 31 fps · 0:12 left".
+export function jobLine(job) {
+  if (!job) return "";
+  if (job.status === "queued") return "waiting for a worker";
+  if (job.status === "running") {
+    const parts = [`${job.stage || "starting"} ${Math.round((job.progress || 0) * 100)}%`];
+    if (job.fps) parts.push(`${Math.round(job.fps)} fps`);
+    if (job.eta_s !== null && job.eta_s !== undefined) parts.push(formatEta(job.eta_s));
+    return parts.join(" · ");
+  }
+  if (job.status === "failed") return job.error || "failed";
+  return job.status;
+}
+
+export function isActive(job) {
+  return Boolean(job) && (job.status === "queued" || job.status === "running");
+}
+
+// --- the page ---------------------------------------------------------------------------------------------
+
+function csrfToken() {
+  const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+  if (input) return input.value;
+  const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+function element(tag, attributes = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "text") node.textContent = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+async function postJson(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+    body,
+  });
+  let payload = {};
+  try {
+    payload = await response.json();
+  } catch {
+    payload = { error: `The server answered ${response.status}.` };
+  }
+  return { ok: response.ok, status: response.status, payload };
+}
+
+class FootagePanel {
+  constructor(root) {
+    this.root = root;
+    this.caseId = root.dataset.case;
+    this.videosUrl = root.dataset.videosUrl;
+    this.uploadsUrl = root.dataset.uploadsUrl;
+    this.canEdit = root.dataset.canEdit === "1";
+    this.chunkSize = Number(root.dataset.chunkBytes) || CHUNK_BYTES;
+    this.list = root.querySelector("#videos-list");
+    this.uploads = root.querySelector("#uploads-list");
+    this.videos = new Map();
+  }
+
+  start() {
+    const zone = this.root.querySelector("#dropzone");
+    const picker = this.root.querySelector("#file-input");
+    if (zone && picker) {
+      for (const name of ["dragenter", "dragover"]) {
+        zone.addEventListener(name, (event) => {
+          event.preventDefault();
+          zone.classList.add("over");
+        });
+      }
+      for (const name of ["dragleave", "drop"]) zone.addEventListener(name, () => zone.classList.remove("over"));
+      zone.addEventListener("drop", (event) => {
+        event.preventDefault();
+        this.addFiles(event.dataTransfer.files);
+      });
+      picker.addEventListener("change", () => {
+        this.addFiles(picker.files);
+        picker.value = "";
+      });
+    }
+    document.addEventListener("sightline:job", (event) => this.onJob(event.detail));
+    document.addEventListener("sightline:state", () => this.reload());
+    this.reload();
+  }
+
+  addFiles(files) {
+    const label = this.root.querySelector("#camera-label");
+    for (const file of Array.from(files)) this.upload(file, label ? label.value.trim() : "");
+  }
+
+  upload(file, cameraLabel) {
+    const row = element("li", { class: "upload", dataset: { name: file.name } });
+    const bar = element("progress", { max: "1", value: "0" });
+    const text = element("span", { class: "upload-text", text: `${file.name}: starting…` });
+    const info = element("span", { class: "upload-info muted" });
+    const cancel = element("button", { type: "button", class: "link", text: "Cancel" });
+    row.append(text, bar, info, cancel);
+    this.uploads.prepend(row);
+    const meter = new RateMeter();
+    const options = uploadOptions({
+      endpoint: this.uploadsUrl,
+      file,
+      csrfToken: csrfToken(),
+      cameraLabel,
+      chunkSize: this.chunkSize,
+    });
+    const upload = new window.tus.Upload(file, {
+      ...options,
+      onProgress: (sent, total) => {
+        meter.add(performance.now(), sent);
+        bar.value = total ? sent / total : 0;
+        row.dataset.sent = String(sent);
+        text.textContent = `${file.name}: ${Math.floor((100 * sent) / total)}% of ${formatBytes(total)}`;
+        info.textContent = [formatRate(meter.rate()), formatEta(meter.eta(total))].filter(Boolean).join(" · ");
+      },
+      onError: (error) => this.uploadFailed(row, text, info, cancel, file, errorMessage(error)),
+      onSuccess: () => this.complete(row, text, info, cancel, file, upload.url, cameraLabel),
+    });
+    cancel.addEventListener("click", () => {
+      upload.abort(true).catch(() => {});
+      row.dataset.state = "cancelled";
+      text.textContent = `${file.name}: cancelled`;
+      cancel.remove();
+    });
+    row.dataset.state = "uploading";
+    upload.findPreviousUploads().then((previous) => {
+      if (previous.length) {
+        upload.resumeFromPreviousUpload(previous[0]);
+        row.dataset.resumed = "1";
+      }
+      upload.start();
+    });
+  }
+
+  uploadFailed(row, text, info, cancel, file, message) {
+    row.dataset.state = "error";
+    text.textContent = `${file.name}: ${message}`;
+    info.textContent = "";
+    cancel.remove();
+  }
+
+  async complete(row, text, info, cancel, file, uploadUrl, cameraLabel) {
+    row.dataset.state = "checking";
+    text.textContent = `${file.name}: uploaded, checking the file…`;
+    info.textContent = "";
+    cancel.remove();
+    const body = new FormData();
+    body.append("camera_label", cameraLabel);
+    const { ok, payload } = await postJson(`${uploadUrl}/complete`, body);
+    if (!ok) {
+      row.dataset.state = "error";
+      text.textContent = payload.error || `${file.name}: rejected`;
+      return;
+    }
+    row.dataset.state = "done";
+    row.dataset.video = String(payload.video.id);
+    text.textContent = `${file.name}: accepted, analysis queued`;
+    this.videos.set(payload.video.id, payload.video);
+    this.render();
+  }
+
+  async reload() {
+    try {
+      const response = await fetch(this.videosUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      const { videos } = await response.json();
+      this.videos = new Map(videos.map((video) => [video.id, video]));
+      this.render();
+    } catch (error) {
+      console.warn("could not load the video list", error);
+    }
+  }
+
+  onJob(event) {
+    if (event.kind !== "ingest" || !event.video) return;
+    const video = this.videos.get(event.video);
+    if (!video) {
+      this.reload();
+      return;
+    }
+    const before = video.job ? video.job.status : null;
+    video.job = event;
+    // A finished stage changes files and status (poster, rendition): reload the row's data once.
+    if (event.status !== before && !isActive(event)) this.reload();
+    else this.render();
+  }
+
+  render() {
+    const items = [...this.videos.values()].sort((a, b) => a.id - b.id);
+    this.list.replaceChildren(...items.map((video) => this.videoItem(video)));
+    const empty = this.root.querySelector("#videos-empty");
+    if (empty) empty.hidden = items.length > 0;
+  }
+
+  videoItem(video) {
+    const job = video.job;
+    const poster = video.poster_url
+      ? element("img", { class: "poster", src: video.poster_url, alt: "", loading: "lazy" })
+      : element("div", { class: "poster placeholder" });
+    const title = element("strong", { class: "video-name", text: video.camera_label || video.name });
+    const facts = [
+      formatDuration(video.duration_s),
+      video.width ? `${video.width}×${video.height}` : "",
+      video.fps ? `${video.fps} fps` : "",
+      video.codec,
+    ].filter(Boolean);
+    const meta = element("span", { class: "muted", text: facts.join(" · ") });
+    const status = element("span", { class: `status status-${video.status}`, text: video.status_label });
+    const progress = isActive(job) ? element("progress", { max: "1", value: String(job.progress || 0) }) : null;
+    const line = element("span", { class: "job-line", text: isActive(job) ? jobLine(job) : "" });
+    const error = video.error ? element("p", { class: "error", text: video.error }) : null;
+    const actions = element("div", { class: "actions" });
+    if (video.stream_url) {
+      const play = element("button", { type: "button", class: "play", text: "Play" });
+      play.addEventListener("click", () => window.sightline?.player?.open(video));
+      actions.append(play);
+    }
+    if (this.canEdit && isActive(job)) actions.append(this.action("Cancel", `/cases/${this.caseId}/jobs/${job.job}/cancel`));
+    if (this.canEdit && job && (job.status === "failed" || job.status === "cancelled")) {
+      actions.append(this.action("Retry", `/cases/${this.caseId}/videos/${video.id}/retry`));
+    }
+    if (this.canEdit) {
+      actions.append(
+        this.action("Delete", `/cases/${this.caseId}/videos/${video.id}/delete`, `Delete ${video.name} and everything found in it?`),
+      );
+    }
+    return element("li", { class: "video", dataset: { video: String(video.id), status: video.status } }, [
+      poster,
+      element("div", { class: "video-body" }, [title, meta, status, progress, line, error, actions]),
+    ]);
+  }
+
+  action(label, url, confirmText = "") {
+    const button = element("button", { type: "button", class: "link", text: label });
+    button.addEventListener("click", async () => {
+      if (confirmText && !window.confirm(confirmText)) return;
+      const { ok, payload } = await postJson(url);
+      if (!ok) window.alert(payload.error || "That did not work.");
+      this.reload();
+    });
+    return button;
+  }
+}
+
+function main() {
+  const root = document.getElementById("footage-panel");
+  if (!root) return;
+  const panel = new FootagePanel(root);
+  panel.start();
+  window.sightline = { ...(window.sightline ?? {}), footage: panel };
+}
+
+if (typeof document !== "undefined") main();
