@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from webapp.cases.permissions import Capability, authorize
-from webapp.footage import services
+from webapp.footage import selectors, services
 from webapp.footage.models import Video
 from webapp.footage.streaming import ranged_file_response
 from webapp.footage.uploads import UploadError, UploadInfo, parse_metadata
@@ -152,8 +152,7 @@ def complete_upload(request: HttpRequest, case_id: int, upload_id: str) -> JsonR
 
 @require_GET
 def video_list(request: HttpRequest, case_id: int) -> JsonResponse:
-    access = authorize(request.user, case_id, Capability.VIEW)
-    videos = Video.objects.filter(case=access.case).order_by("created_at")
+    videos = selectors.videos_for_case(user=request.user, case_id=case_id)
     return JsonResponse({"videos": [video_json(v) for v in videos]})
 
 
@@ -190,8 +189,7 @@ def _playable(video: Video) -> bool:
 
 
 def _video(request: HttpRequest, case_id: int, video_id: int, capability: Capability) -> Video:
-    access = authorize(request.user, case_id, capability)
-    return get_object_or_404(Video, pk=video_id, case=access.case)
+    return selectors.video_for(user=request.user, case_id=case_id, video_id=video_id, capability=capability)
 
 
 @require_http_methods(["GET", "HEAD"])
