@@ -13,9 +13,19 @@ from pathlib import Path
 
 import numpy as np
 
+from reid_core.catalog import Catalog
 from reid_core.detect import Detection, Detector
 from reid_core.embed import Embedder, OnnxReidEmbedder, crop
+from reid_core.index import VectorIndex, VectorKey
 from reid_core.models import Pack, ResolvedModel, choose_pack
+from reid_core.search import (
+    SnapshotRef,
+    TrackScoring,
+    expand_query,
+    k_reciprocal_rerank,
+    score_tracks,
+    track_vectors,
+)
 from reid_core.snapshot import SnapshotPool, SnapshotSettings
 from reid_core.track import Tracker, TrackerSettings
 from reid_core.types import (
@@ -25,9 +35,11 @@ from reid_core.types import (
     Frame,
     Image,
     IngestStats,
+    Moment,
     NoPersonError,
     Progress,
     QueryCandidate,
+    ReidError,
     Snapshot,
     Track,
     TrackFrame,
@@ -49,6 +61,8 @@ class EngineSettings:
     nms_iou: float = 0.45
     min_box_px: float = 8.0
     query_min_score: float = 0.3  # people in a query photo
+    # Mean similarity over a track's snapshots ranked best on PETS (docs/engine.md has the comparison).
+    scoring: TrackScoring = "mean"
     flip: bool = True  # mirror averaging for snapshot and query embeddings
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     snapshots: SnapshotSettings = field(default_factory=SnapshotSettings)
@@ -66,10 +80,25 @@ def make_detector(model: ResolvedModel, settings: EngineSettings, threads: int |
             min_size=settings.min_box_px,
             threads=threads,
         )
+    if family == "nanodet":
+        from reid_core.detectors.nanodet import NanoDetDetector
+
+        return NanoDetDetector(
+            model,
+            conf=settings.detector_conf,
+            nms_iou=settings.nms_iou,
+            min_size=settings.min_box_px,
+            threads=threads,
+        )
     raise ValueError(f"no detector adapter for model family {family!r} ({model.spec.name})")
 
 
 def make_embedder(model: ResolvedModel, settings: EngineSettings, threads: int | None) -> Embedder:
+    if model.spec.family == "mobilenetv2_colour":
+        from reid_core.embedders.appearance import AppearanceEmbedder
+
+        return AppearanceEmbedder(model, threads=threads)
+    # Any other embedder follows the generic ONNX ReID contract declared in its manifest entry.
     return OnnxReidEmbedder(model, flip=settings.flip, threads=threads)
 
 
@@ -232,17 +261,150 @@ class Engine:
         dets.sort(key=lambda d: -(d.box[2] * d.box[3]))
         return [QueryCandidate(box=d.box, score=d.score) for d in dets]
 
-    def query_vector(self, image: Image, box: Box | None = None) -> Vectors:
-        """Embedding of the person in a query photo: the given box, else the only or largest person.
-
-        A photo that is already a tight crop of one person (tall, filled by the detected box) is used whole.
+    def choose_query_box(self, image: Image) -> tuple[Box, list[QueryCandidate]]:
+        """The person to search for in a photo: the only or largest one; the whole photo when it is
+        already a tight crop (the person's box fills at least half of it). Also returns every candidate.
         """
+        people = self.find_people(image)
+        if not people:
+            raise NoPersonError("no person found in the query photo; use a photo showing a whole person")
+        box = people[0].box
+        h, w = image.shape[:2]
+        if box[2] * box[3] >= 0.5 * w * h:
+            box = (0.0, 0.0, float(w), float(h))
+        return box, people
+
+    def query_vector(self, image: Image, box: Box | None = None) -> Vectors:
+        """Embedding of the person in a query photo: the given box, else choose_query_box's."""
         if box is None:
-            people = self.find_people(image)
-            if not people:
-                raise NoPersonError("no person found in the query photo; use a photo showing a whole person")
-            box = people[0].box
-            h, w = image.shape[:2]
-            if box[2] * box[3] >= 0.5 * w * h:
-                box = (0.0, 0.0, float(w), float(h))
+            box = self.choose_query_box(image)[0]
         return np.asarray(self.embedder.embed([crop(image, box)])[0], dtype=np.float32)
+
+    def models_info(self) -> dict[str, object]:
+        """What an index built by this engine records about its models (search checks it matches)."""
+        if self.pack is None:
+            return {"pack": "custom", "dim": self.embedder.dim}
+        return {
+            "pack": self.pack.name,
+            "detector": self.pack.detector.spec.name,
+            "embedder": self.pack.embedder.spec.name,
+            "dim": self.embedder.dim,
+            "appearance_only": self.pack.appearance_only,
+        }
+
+    def search(
+        self,
+        index: VectorIndex,
+        catalog: Catalog,
+        image: Image,
+        *,
+        box: Box | None = None,
+        top_k: int = 20,
+        min_score: float | None = None,
+        confirmed: Sequence[tuple[str, int]] = (),
+        rejected: Sequence[tuple[str, int]] = (),
+        rerank: bool = False,
+    ) -> list[Moment]:
+        """Ranked moments of the person in a query photo (see query_vector for how the person is found).
+
+        confirmed / rejected: (video, track_id) hits a user marked; they expand the query (and rejected
+        ones are left out). rerank: k-reciprocal re-ranking of the candidate tracks.
+        """
+        check_compatible(catalog, self)
+        query = self.query_vector(image, box)
+        return rank_moments(
+            query,
+            index,
+            catalog,
+            top_k=top_k,
+            min_score=min_score,
+            confirmed=confirmed,
+            rejected=rejected,
+            rerank=rerank,
+            scoring=self.settings.scoring,
+        )
+
+
+def check_compatible(catalog: Catalog, engine: Engine) -> None:
+    built = catalog.models.get("embedder")
+    mine = engine.models_info().get("embedder")
+    if built is not None and mine is not None and built != mine:
+        raise ReidError(
+            f"this index was built with the embedder {built!r} but the engine loaded {mine!r}; "
+            "search it with the same model pack (e.g. --pack) or rebuild the index"
+        )
+
+
+def add_to_index(index: VectorIndex, catalog: Catalog, ingest: VideoIngest) -> None:
+    """Store one ingested video: its snapshot vectors in the index, everything else in the catalog."""
+    index.remove_video(ingest.video)
+    if ingest.snapshots:
+        keys = [VectorKey(ingest.video, s.track_id, s.snapshot) for s in ingest.snapshots]
+        index.add(keys, np.stack([s.vector for s in ingest.snapshots]).astype(np.float32))
+    catalog.add(ingest)
+
+
+def _track_snapshot_vectors(
+    index: VectorIndex, catalog: Catalog, keys: Sequence[tuple[str, int]]
+) -> tuple[list[SnapshotRef], Vectors]:
+    refs: list[SnapshotRef] = []
+    vkeys: list[VectorKey] = []
+    for video, tid in keys:
+        rec = catalog.videos.get(video)
+        if rec is None:
+            continue
+        for info in rec.snapshots.get(tid, []):
+            refs.append(SnapshotRef(video, tid, info.snapshot, info.frame))
+            vkeys.append(VectorKey(video, tid, info.snapshot))
+    if not vkeys:
+        return [], np.zeros((0, index.dim), dtype=np.float32)
+    return refs, np.asarray(index.vectors(vkeys), dtype=np.float32)
+
+
+def rank_moments(
+    query: Vectors,
+    index: VectorIndex,
+    catalog: Catalog,
+    *,
+    top_k: int = 20,
+    min_score: float | None = None,
+    confirmed: Sequence[tuple[str, int]] = (),
+    rejected: Sequence[tuple[str, int]] = (),
+    rerank: bool = False,
+    scoring: TrackScoring = "mean",
+) -> list[Moment]:
+    if len(index) == 0:
+        return []
+    conf_vecs = [v for v in (_track_snapshot_vectors(index, catalog, [k])[1] for k in confirmed) if len(v)]
+    rej_vecs = [v for v in (_track_snapshot_vectors(index, catalog, [k])[1] for k in rejected) if len(v)]
+    q = expand_query(query, conf_vecs, rej_vecs)
+    # Candidate tracks from the nearest snapshots, then every snapshot of each candidate is scored.
+    wanted = min(len(index), max(256, top_k * 8))
+    hits = index.search(q.reshape(1, -1), wanted)[0]
+    banned = set(rejected)
+    candidates: list[tuple[str, int]] = []
+    for key, _ in hits:
+        tk = (key.video, key.track_id)
+        if tk not in banned and tk not in candidates and key.video in catalog.videos:
+            candidates.append(tk)
+    refs, vectors = _track_snapshot_vectors(index, catalog, candidates)
+    if not refs:
+        return []
+    ranked = score_tracks(q, vectors, refs, scoring)
+    if rerank and len(ranked) > 1:
+        keys, tvecs = track_vectors(vectors, refs)
+        dist = k_reciprocal_rerank(q, tvecs)
+        order = {keys[i]: n for n, i in enumerate(np.argsort(dist, kind="stable"))}
+        ranked.sort(key=lambda ts: order[ts.key])
+    moments = []
+    for ts in ranked:
+        if min_score is not None and ts.score < min_score:
+            continue
+        video, tid = ts.key
+        track = catalog.track(video, tid)
+        best_ref = refs[ts.best_snapshot]
+        best = next((f for f in track.frames if f.frame == best_ref.frame), track.frames[0])
+        moments.append(Moment(video, tid, ts.score, track.start_s, track.end_s, best, list(track.frames)))
+        if len(moments) >= top_k:
+            break
+    return moments

@@ -1,0 +1,284 @@
+"""`reid`: index footage, search it with a photo, evaluate, list models.
+
+Errors the engine raises on purpose (ReidError) are printed as one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tqdm import tqdm
+
+from reid_core.types import Moment, Progress, QueryCandidate, ReidError
+
+if TYPE_CHECKING:
+    from reid_core.pipeline import Engine
+
+INDEX_SUBDIR = "vectors"
+
+
+def _engine(args: argparse.Namespace) -> Engine:
+    from reid_core.pipeline import Engine, EngineSettings
+
+    settings = EngineSettings()
+    if getattr(args, "fps", None) is not None:
+        settings = dataclasses.replace(settings, analysis_fps=args.fps if args.fps > 0 else None)
+    engine = Engine.load(pack=args.pack, threads=args.threads, settings=settings)
+    pack = engine.pack
+    assert pack is not None  # Engine.load always chooses a pack
+    print(
+        f"models: {pack.name} pack ({pack.detector.spec.name} + {pack.embedder.spec.name}); {pack.reason}",
+        file=sys.stderr,
+    )
+    if pack.appearance_only:
+        print(
+            "note: the default pack measures appearance similarity (clothing colour and shape), "
+            "not trained person re-identification; put the accurate pack's models in REID_MODELS_DIRS",
+            file=sys.stderr,
+        )
+    return engine
+
+
+def _video_names(paths: Sequence[Path]) -> list[str]:
+    names = [p.name for p in paths]
+    # Names must be unique within an index: fall back to the path as given where two files share a name.
+    return [n if names.count(n) == 1 else str(p) for n, p in zip(names, paths, strict=True)]
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from reid_core.catalog import FILENAME, Catalog
+    from reid_core.index import VectorIndex
+    from reid_core.pipeline import add_to_index, check_compatible
+
+    engine = _engine(args)
+    out: Path = args.out
+    if (out / FILENAME).exists():
+        catalog = Catalog.load(out)
+        check_compatible(catalog, engine)
+        index = VectorIndex.load(out / INDEX_SUBDIR)
+    else:
+        catalog = Catalog(models=engine.models_info())
+        index = VectorIndex(engine.embedder.dim)
+    paths = [Path(p) for p in args.footage]
+    for path, name in zip(paths, _video_names(paths), strict=True):
+        bar = tqdm(desc=name, unit="frame", file=sys.stderr, disable=args.quiet)
+
+        def progress(p: Progress, bar: Any = bar) -> None:
+            if p.total is not None:
+                bar.total = p.total
+            bar.n = p.done
+            bar.set_postfix_str(f"{p.fps:.1f} fps", refresh=False)
+            bar.refresh()
+
+        try:
+            ingest = engine.ingest(path, video=name, progress=progress)
+        finally:
+            bar.close()
+        add_to_index(index, catalog, ingest)
+        # Vectors first, then the catalog: a search ignores vectors of videos the catalog does not list.
+        index.save(out / INDEX_SUBDIR)
+        catalog.save(out)
+        st = ingest.stats
+        print(
+            f"{name}: {st.frames_analysed} frames analysed, {st.detections} detections, {st.tracks} tracks, "
+            f"{st.embed_calls} embedding calls",
+            file=sys.stderr,
+        )
+    print(f"index: {out} ({len(catalog.videos)} videos, {len(index)} vectors, {index.kind} search)")
+    return 0
+
+
+def moment_json(m: Moment) -> dict[str, Any]:
+    def box(b: tuple[float, float, float, float]) -> list[float]:
+        return [round(v, 1) for v in b]
+
+    return {
+        "video": m.video,
+        "track_id": m.track_id,
+        "score": round(m.score, 4),
+        "start_s": round(m.start_s, 3),
+        "end_s": round(m.end_s, 3),
+        "best": {"frame": m.best.frame, "t": round(m.best.t, 3), "box": box(m.best.box)},
+        "frames": [{"frame": f.frame, "t": round(f.t, 3), "box": box(f.box)} for f in m.frames],
+    }
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from reid_core.catalog import Catalog
+    from reid_core.index import VectorIndex
+    from reid_core.video import read_image
+
+    catalog = Catalog.load(args.index)
+    index = VectorIndex.load(args.index / INDEX_SUBDIR)
+    if args.pack == "auto" and catalog.models.get("pack") in ("default", "accurate"):
+        args.pack = catalog.models["pack"]  # search with the pack the index was built with
+    engine = _engine(args)
+    image = read_image(args.query)
+    candidates: list[QueryCandidate] = []
+    if args.box:
+        try:
+            x, y, w, h = (float(v) for v in args.box.split(","))
+        except ValueError:
+            raise ReidError(f"--box {args.box!r}: expected four numbers x,y,w,h") from None
+        box = (x, y, w, h)
+    else:
+        box, candidates = engine.choose_query_box(image)
+    moments = engine.search(
+        index, catalog, image, box=box, top_k=args.top, min_score=args.min_score, rerank=args.rerank
+    )
+    if args.json:
+        doc = {
+            "query": {
+                "image": str(args.query),
+                "box": [round(v, 1) for v in box],
+                "candidates": [
+                    {"box": [round(v, 1) for v in c.box], "score": round(c.score, 3)} for c in candidates
+                ],
+            },
+            "models": catalog.models,
+            "hits": [moment_json(m) for m in moments],
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        if len(candidates) > 1:
+            print(
+                f"{len(candidates)} people in the query photo; searching for the largest "
+                "(pass --box x,y,w,h to choose another)",
+                file=sys.stderr,
+            )
+        for rank, m in enumerate(moments, 1):
+            b = m.best
+            print(
+                f"{rank:3d}  {m.score:.3f}  {m.video}  {m.start_s:8.2f}s - {m.end_s:8.2f}s  "
+                f"track {m.track_id}  best frame {b.frame} at {b.t:.2f}s box {[round(v) for v in b.box]}"
+            )
+        if not moments:
+            print("no moments found")
+    return 0
+
+
+def cmd_eval_video(args: argparse.Namespace) -> int:
+    from reid_core.eval.video_eval import evaluate_video
+
+    engine = _engine(args)
+    result = evaluate_video(engine, args.video, args.gt, scoring=args.scoring, rerank=args.rerank)
+    doc = dataclasses.asdict(result)
+    doc["models"] = engine.models_info()
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    t = result.tracking
+    print(f"video {result.video}: {result.frames_analysed} frames analysed in {result.ingest_s:.1f} s")
+    print(
+        f"queries {len(result.queries)}  frame AP {result.frame_ap:.3f}  moment R@1 {result.recall_at_1:.3f}"
+        f"  R@5 {result.recall_at_5:.3f}"
+    )
+    hota = f"{t.hota:.3f}" if t.hota is not None else f"n/a ({t.hota_note})"
+    print(f"detection AP50 {result.detection_ap50:.3f}  MOTA {t.mota:.3f}  IDF1 {t.idf1:.3f}  HOTA {hota}")
+    print(f"{result.detections} detections, {result.tracks} tracks, {result.embed_calls} embedding calls")
+    return 0
+
+
+def cmd_eval_reid(args: argparse.Namespace) -> int:
+    from reid_core.eval.market import evaluate_market
+
+    engine = _engine(args)
+    result = evaluate_market(engine.embedder, args.root)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(result), indent=2))
+    else:
+        ranks = "  ".join(f"R{k} {v:.3f}" for k, v in result.cmc.items())
+        print(f"{args.root}: {result.queries} queries, {result.gallery} gallery images")
+        print(f"mAP {result.mAP:.3f}  {ranks}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from reid_core.models import choose_pack, list_models
+
+    rows = list_models()
+    bad = 0
+    for st in rows:
+        where = f"{st.path} ({st.source})" if st.path else "-"
+        print(f"{st.spec.name:24s} {st.spec.task:9s} {st.spec.pack:9s} {st.status:18s} {where}  {st.detail}")
+        print(f"{'':24s} licence: {st.spec.licence}")
+        bad += st.status == "checksum_mismatch"
+    try:
+        pack = choose_pack("auto")
+        print(f"auto pack: {pack.name} ({pack.reason})")
+    except ReidError as exc:
+        print(f"auto pack: none usable ({exc})")
+        return 2
+    return 2 if bad else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reid", description="Find every moment a person appears in footage."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def engine_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--pack", default="auto", choices=["auto", "default", "accurate"])
+        p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
+
+    p = sub.add_parser("index", help="index videos, images or folders of images")
+    p.add_argument("footage", nargs="+", help="video files, images or folders of images")
+    p.add_argument("--out", type=Path, required=True, help="index folder (created or extended)")
+    p.add_argument("--fps", type=float, default=None, help="frames analysed per second (0: every frame)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    engine_opts(p)
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="search an index with a photo of a person")
+    p.add_argument("--index", type=Path, required=True)
+    p.add_argument("--query", type=Path, required=True, help="a photo: a tight crop or a scene")
+    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--box", help="x,y,w,h of the person in the photo (default: the only or largest)")
+    p.add_argument("--min-score", type=float, default=None)
+    p.add_argument("--rerank", action="store_true", help="k-reciprocal re-ranking")
+    p.add_argument("--json", action="store_true", help="the documented JSON output")
+    engine_opts(p)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser(
+        "eval-video", help="moment retrieval, detection and tracking metrics on MOT ground truth"
+    )
+    p.add_argument("--video", type=Path, required=True)
+    p.add_argument("--gt", type=Path, required=True, help="MOTChallenge gt.txt")
+    p.add_argument("--scoring", default="mean", choices=["max", "mean_top2", "mean"])
+    p.add_argument("--rerank", action="store_true")
+    p.add_argument("--fps", type=float, default=None, help="frames analysed per second (0: every frame)")
+    p.add_argument("--json", action="store_true")
+    engine_opts(p)
+    p.set_defaults(func=cmd_eval_video)
+
+    p = sub.add_parser("eval-reid", help="mAP / CMC on a Market-1501 layout folder")
+    p.add_argument("root", type=Path, help="folder with query/ and bounding_box_test/")
+    p.add_argument("--json", action="store_true")
+    engine_opts(p)
+    p.set_defaults(func=cmd_eval_reid)
+
+    p = sub.add_parser("models", help="list models, where each was found, and verify checksums")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ReidError as exc:
+        print(f"reid: error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
