@@ -160,7 +160,6 @@ class FootagePanel {
     this.videosUrl = root.dataset.videosUrl;
     this.uploadsUrl = root.dataset.uploadsUrl;
     this.canEdit = root.dataset.canEdit === "1";
-    this.chunkSize = Number(root.dataset.chunkBytes) || CHUNK_BYTES;
     this.list = root.querySelector("#videos-list");
     this.uploads = root.querySelector("#uploads-list");
     this.videos = new Map();
@@ -210,11 +209,13 @@ class FootagePanel {
       file,
       csrfToken: csrfToken(),
       cameraLabel,
-      chunkSize: this.chunkSize,
+      // Read per upload so an operator (or a test) can lower it on a slow, unreliable link.
+      chunkSize: Number(this.root.dataset.chunkBytes) || CHUNK_BYTES,
     });
     const upload = new window.tus.Upload(file, {
       ...options,
       onProgress: (sent, total) => {
+        if (!row.dataset.firstSent) row.dataset.firstSent = String(sent);
         meter.add(performance.now(), sent);
         bar.value = total ? sent / total : 0;
         row.dataset.sent = String(sent);
@@ -268,10 +269,14 @@ class FootagePanel {
   }
 
   async reload() {
+    // Answers can arrive out of order; only the latest request's answer is drawn.
+    this.requests = (this.requests || 0) + 1;
+    const ticket = this.requests;
     try {
       const response = await fetch(this.videosUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
-      if (!response.ok) return;
+      if (!response.ok || ticket !== this.requests) return;
       const { videos } = await response.json();
+      if (ticket !== this.requests) return;
       this.videos = new Map(videos.map((video) => [video.id, video]));
       this.render();
     } catch (error) {
@@ -286,10 +291,10 @@ class FootagePanel {
       this.reload();
       return;
     }
-    const before = video.job ? video.job.status : null;
+    const before = video.job || {};
     video.job = event;
-    // A finished stage changes files and status (poster, rendition): reload the row's data once.
-    if (event.status !== before && !isActive(event)) this.reload();
+    // A new stage or an end means new files and status (poster, rendition, ready): reload the list once.
+    if (event.stage !== before.stage || event.status !== before.status) this.reload();
     else this.render();
   }
 
