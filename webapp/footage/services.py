@@ -23,7 +23,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from reid_core.catalog import FILENAME as CATALOG_FILE
+from reid_core.catalog import Catalog
+from reid_core.index import VectorIndex
 from webapp.cases.models import Case
+from webapp.engine import get_engine
 from webapp.footage import media
 from webapp.footage.models import Snapshot, Track, Video, VideoStatus, original_upload_to, video_dir
 from webapp.footage.uploads import UploadError, UploadInfo, UploadStore
@@ -32,6 +36,8 @@ from webapp.jobs.events import job_event
 from webapp.jobs.models import Job, JobKind, JobStatus
 
 logger = logging.getLogger(__name__)
+
+VECTORS_SUBDIR = "vectors"
 
 
 class FootageError(Exception):
@@ -209,7 +215,7 @@ def ingest_work(job: Job, reporter: jobs.Reporter) -> None:
         Video.objects.filter(pk=video.pk).update(status=VideoStatus.INGESTING)
         result = _analyse(video, reporter)
         reporter.stage("index", total=len(result.snapshots))
-        _store_results(video, result)
+        store_ingest(video=video, result=result, models=get_engine().models_info())
         reporter.progress(done=len(result.snapshots), total=len(result.snapshots))
     except BaseException as exc:
         _remove_results(video)
@@ -253,16 +259,17 @@ def _ensure_rendition(video: Video, info: media.VideoInfo, reporter: jobs.Report
 
 
 def _analyse(video: Video, reporter: jobs.Reporter) -> Any:
-    from webapp.engine import get_engine
-
     return get_engine().ingest(
         Path(video.original.path), video=str(video.pk), progress=reporter, should_stop=reporter.should_stop
     )
 
 
-def _store_results(video: Video, result: Any) -> None:
-    """Tracks, snapshots and crops into the database and media store; vectors into the case index."""
-    import numpy as np
+def store_ingest(*, video: Video, result: Any, models: dict[str, Any] | None = None) -> None:
+    """Store a reid_core VideoIngest of the video: Track/Snapshot rows, crops, and the case's index.
+
+    ``models`` is the engine's models_info(), recorded in the case catalog when the index is created and
+    checked against it afterwards (vectors of two embedders must never share an index).
+    """
 
     crops_dir = Path(settings.MEDIA_ROOT) / video_dir(video) / "crops"
     wanted: dict[int, list[tuple[tuple[float, float, float, float], Path]]] = {}
@@ -296,7 +303,6 @@ def _store_results(video: Video, result: Any) -> None:
         tracks.append(track)
     media.save_crops(Path(video.original.path), wanted)
 
-    keys = [_vector_key(video, s) for s in result.snapshots]
     with transaction.atomic():
         # The case row lock serialises every change of this case's index (other workers, deletes).
         Case.objects.select_for_update().get(pk=video.case_id)
@@ -316,38 +322,72 @@ def _store_results(video: Video, result: Any) -> None:
             row.crop.name = f"{video_dir(video)}/crops/track-{snap.track_id}-{snap.snapshot}.jpg"
             rows.append(row)
         Snapshot.objects.bulk_create(rows)
-        if keys:
-            matrix = np.stack([s.vector for s in result.snapshots]).astype(np.float32)
-            _update_index(video.case_id, lambda index: index.add(keys, matrix), dim=int(matrix.shape[1]))
+        _change_case_index(video.case_id, lambda index, catalog: _add(index, catalog, result), models)
 
 
 def _box(box: Any) -> list[float]:
     return [round(float(v), 1) for v in box]
 
 
-def _vector_key(video: Video, snapshot: Any) -> Any:
-    from reid_core.index import VectorKey
-
-    return VectorKey(video=str(video.pk), track_id=snapshot.track_id, snapshot=snapshot.snapshot)
-
-
 def index_dir(case_id: int) -> Path:
+    """The case's index: catalog.json (tracks, models) and vectors/ (reid_core VectorIndex), the layout
+    `reid index --out` writes, so `reid search --index <this folder>` works on a case too."""
     return Path(settings.MEDIA_ROOT) / "cases" / str(case_id) / "index"
 
 
-def _update_index(case_id: int, change: Callable[[Any], Any], *, dim: int | None) -> None:
-    """Load the case's index, change it and save it atomically. The caller holds the case row lock."""
-    from reid_core.index import VectorIndex
-
+def load_case_index(case_id: int) -> tuple[VectorIndex, Catalog] | None:
+    """The case's vectors and catalog, or None while nothing was indexed in the case."""
     directory = index_dir(case_id)
-    if directory.exists():
-        index = VectorIndex.load(directory)
-    elif dim is None:
-        return  # nothing indexed in this case yet: nothing to remove
+    if not (directory / CATALOG_FILE).exists():
+        return None
+    return VectorIndex.load(directory / VECTORS_SUBDIR), Catalog.load(directory)
+
+
+def _change_case_index(
+    case_id: int, change: Callable[[VectorIndex, Catalog], Any], models: dict[str, Any] | None
+) -> None:
+    """Load, change and save the case index. The caller holds the case row lock.
+
+    With ``models`` (adding), a missing index is created for them, and an existing one must have been built
+    by the same embedder. Without (removing), a missing index means there is nothing to remove.
+    """
+    directory = index_dir(case_id)
+    loaded = load_case_index(case_id)
+    if loaded is not None:
+        index, catalog = loaded
+        if models is not None:
+            built, mine = catalog.models.get("embedder"), models.get("embedder")
+            if built is not None and mine is not None and built != mine:
+                raise jobs.JobError(
+                    f"This case was indexed with the model {built!r} but the workers now run {mine!r}: "
+                    "an operator must configure the same model pack or re-analyse the case's videos."
+                )
+    elif models is None:
+        return
     else:
-        index = VectorIndex(dim)
-    change(index)
-    index.save(directory)
+        index, catalog = VectorIndex(int(models["dim"])), Catalog(models=dict(models))
+    change(index, catalog)
+    if models is not None:
+        # Vectors first, then the catalog: a search ignores vectors of videos the catalog does not list.
+        index.save(directory / VECTORS_SUBDIR)
+        catalog.save(directory)
+    else:
+        catalog.save(directory)
+        index.save(directory / VECTORS_SUBDIR)
+
+
+def _add(index: VectorIndex, catalog: Catalog, result: Any) -> None:
+    from reid_core.pipeline import add_to_index  # the web process does not need the engine's imports
+
+    add_to_index(index, catalog, result)
+
+
+def _forget(video_id: int) -> Callable[[VectorIndex, Catalog], None]:
+    def change(index: VectorIndex, catalog: Catalog) -> None:
+        index.remove_video(str(video_id))
+        catalog.remove(str(video_id))
+
+    return change
 
 
 def _remove_results(video: Video) -> None:
@@ -355,7 +395,7 @@ def _remove_results(video: Video) -> None:
     with transaction.atomic():
         Case.objects.select_for_update().get(pk=video.case_id)
         Track.objects.filter(video=video).delete()  # snapshots go with their tracks
-        _update_index(video.case_id, lambda index: index.remove_video(str(video.pk)), dim=None)
+        _change_case_index(video.case_id, _forget(video.pk), None)
     shutil.rmtree(Path(settings.MEDIA_ROOT) / video_dir(video) / "crops", ignore_errors=True)
 
 
@@ -375,6 +415,6 @@ def delete_video(*, video: Video, user: Any) -> None:
     folder = Path(settings.MEDIA_ROOT) / video_dir(video)
     with transaction.atomic():
         Case.objects.select_for_update().get(pk=video.case_id)
-        _update_index(video.case_id, lambda index: index.remove_video(str(video.pk)), dim=None)
+        _change_case_index(video.case_id, _forget(video.pk), None)
         video.delete()  # tracks, snapshots and jobs cascade
     shutil.rmtree(folder, ignore_errors=True)

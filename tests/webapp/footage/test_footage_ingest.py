@@ -16,7 +16,6 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from reid_core.index import VectorIndex
 from webapp.cases.models import Case, Membership, Role
 from webapp.footage import services
 from webapp.footage.models import Snapshot, Track, Video, VideoStatus
@@ -85,8 +84,9 @@ def test_killed_worker_job_restarts_cleanly_without_duplicates(
     snapshots = Snapshot.objects.filter(track__video=video)
     assert tracks.count() > 3
     assert snapshots.count() >= tracks.count()
-    index = VectorIndex.load(services.index_dir(case.pk))
-    assert index.videos() == {str(video.pk)}
+    index, catalog = services.load_case_index(case.pk)
+    assert index.videos() == {str(video.pk)} and set(catalog.videos) == {str(video.pk)}
+    assert len(catalog.videos[str(video.pk)].tracks) == tracks.count()
     assert len(index) == snapshots.count()  # every vector once: the killed attempt's work was removed
     folder = Path(settings.MEDIA_ROOT) / f"cases/{case.pk}/videos/{video.pk}"
     assert (folder / "rendition.mp4").exists() and (folder / "poster.jpg").exists()
@@ -98,7 +98,8 @@ def test_killed_worker_job_restarts_cleanly_without_duplicates(
     assert not folder.exists()
     assert not Track.objects.filter(video_id=video.pk).exists()
     assert not Job.objects.filter(video_id=video.pk).exists()
-    assert len(VectorIndex.load(services.index_dir(case.pk))) == 0
+    index, catalog = services.load_case_index(case.pk)
+    assert len(index) == 0 and not catalog.videos
 
 
 def test_cancel_stops_a_running_job_and_leaves_no_results(
