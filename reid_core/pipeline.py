@@ -205,9 +205,10 @@ class Engine:
             if on_frame is not None:
                 on_frame(frame, dets)
             if tracker is None:
-                # Still images: every person is a one-frame track and its own snapshot.
+                # Still images: every confident person is a one-frame track and its own snapshot
+                # (the low-score boxes a tracker would use to bridge occlusions have no use here).
                 tracked = []
-                for d in dets:
+                for d in (d for d in dets if d.score >= s.tracker.high_threshold):
                     tracked.append((next_gallery_id, d))
                     next_gallery_id += 1
                 pool.offer(frame.image, frame.index, frame.t, tracked)

@@ -7,6 +7,7 @@ of the detection that updated it, so that score (then IoU) maps each track back 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,13 +46,16 @@ class Tracker:
         self.fps = fps
         buffer_frames = max(1, round(self.settings.lost_buffer_s * fps))
         # supervision scales the buffer by frame_rate / 30; pass 30 so the buffer is in our own frames.
-        self._bt = sv.ByteTrack(
-            track_activation_threshold=self.settings.high_threshold,
-            lost_track_buffer=buffer_frames,
-            minimum_matching_threshold=self.settings.match_threshold,
-            frame_rate=30,
-            minimum_consecutive_frames=1,
-        )
+        with warnings.catch_warnings():
+            # sv.ByteTrack is deprecated in 0.30 and gone in 0.31: pyproject pins supervision below 0.31.
+            warnings.simplefilter("ignore", FutureWarning)
+            self._bt = sv.ByteTrack(
+                track_activation_threshold=self.settings.high_threshold,
+                lost_track_buffer=buffer_frames,
+                minimum_matching_threshold=self.settings.match_threshold,
+                frame_rate=30,
+                minimum_consecutive_frames=1,
+            )
         self._open: dict[int, Track] = {}
         self._last_seen: dict[int, int] = {}  # track id -> analysed-frame counter
         self._step = 0

@@ -138,10 +138,10 @@ def evaluate_video(
     *,
     window: int = 20,
     min_boxes: int = 30,
-    scoring: TrackScoring = "mean_top2",
+    scoring: TrackScoring | None = None,
     rerank: bool = False,
 ) -> VideoEval:
-    gt = load_mot_gt(gt_path)
+    """Index the video with the engine, then run the protocol (see the module docstring)."""
     detections: dict[int, list[Detection]] = {}
 
     def keep(frame: Frame, dets: list[Detection]) -> None:
@@ -150,6 +150,36 @@ def evaluate_video(
     started = time.perf_counter()
     ingest = engine.ingest(video, video=Path(video).name, on_frame=keep)
     ingest_s = time.perf_counter() - started
+    return evaluate_ingest(
+        engine,
+        ingest,
+        detections,
+        video,
+        gt_path,
+        window=window,
+        min_boxes=min_boxes,
+        scoring=scoring,
+        rerank=rerank,
+        ingest_s=ingest_s,
+    )
+
+
+def evaluate_ingest(
+    engine: Engine,
+    ingest: VideoIngest,
+    detections: dict[int, list[Detection]],
+    video: Path,
+    gt_path: Path,
+    *,
+    window: int = 20,
+    min_boxes: int = 30,
+    scoring: TrackScoring | None = None,
+    rerank: bool = False,
+    ingest_s: float = 0.0,
+) -> VideoEval:
+    """The protocol on an ingest already made (detections: every analysed frame's raw detections)."""
+    gt = load_mot_gt(gt_path)
+    scoring = scoring or engine.settings.scoring
     tracks = {t.track_id: t for t in ingest.tracks}
     queries = pick_queries(gt, min_boxes)
 
@@ -182,4 +212,5 @@ def evaluate_video(
         tracks=len(ingest.tracks),
         frames_analysed=ingest.stats.frames_analysed,
         ingest_s=ingest_s,
+        settings={"scoring": scoring, "rerank": rerank, "window": window, "min_boxes": min_boxes},
     )
