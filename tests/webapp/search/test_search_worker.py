@@ -1,0 +1,103 @@
+"""Searches through a real Celery worker process (the session's live stack) on PostgreSQL and Redis, with
+the real models on the PETS clip: the person of the query photo comes first, several people ask for a choice,
+no person says so, refining uses the feedback, and the job's events arrive over the case websocket."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import search_pets
+
+from webapp.jobs.models import Job, JobStatus
+from webapp.search import services
+from webapp.search.models import Hit, Query, Verdict
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.slow]
+
+
+def wait_job(job: Job, timeout: float = 90) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.finished:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"search job {job.pk} still {job.status} after {timeout} s")
+
+
+def run(case: Any, photo: Path, **kw: Any) -> tuple[Query, Job]:
+    query, job = services.start_search(user=case.owner, case=case, photo=photo.read_bytes(), **kw)
+    return query, wait_job(job)
+
+
+def test_the_person_in_the_photo_ranks_first(
+    pets_video: Any, photos: dict[str, Path], live_stack: Any
+) -> None:
+    query, job = run(pets_video.case, photos["person"])
+    assert job.status == JobStatus.DONE, job.error
+    hits = list(Hit.objects.filter(query=query).select_related("track").order_by("rank"))
+    assert len(hits) >= 10
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
+    gt = search_pets.gt_boxes(search_pets.largest_query().gt_id)
+    assert search_pets.track_matches(hits[0].track.boxes, gt) >= 0.5, "the top hit is not the query's person"
+    query.refresh_from_db()
+    assert query.params["outcome"] == "results" and query.last_run_at is not None
+    assert job.timings.keys() >= {"detect", "search", "store"}
+
+
+def test_several_people_ask_which_one(pets_video: Any, photos: dict[str, Path], live_stack: Any) -> None:
+    query, job = run(pets_video.case, photos["scene"])
+    assert job.status == JobStatus.DONE, job.error
+    query.refresh_from_db()
+    assert query.params["outcome"] == "choose_person"
+    assert len(query.params["candidates"]) >= 3
+    assert not query.hits.exists()
+    # Picking one runs the search for that person.
+    chosen = query.params["candidates"][0]["box"]
+    job = wait_job(services.choose_person(query=query, user=pets_video.case.owner, box=chosen))
+    assert job.status == JobStatus.DONE, job.error
+    query.refresh_from_db()
+    assert query.params["box"] == chosen and query.params["outcome"] == "results"
+    assert query.hits.count() >= 5
+
+
+def test_no_person_says_so_and_a_drawn_box_searches(
+    pets_video: Any, photos: dict[str, Path], live_stack: Any
+) -> None:
+    query, job = run(pets_video.case, photos["empty"])
+    assert job.status == JobStatus.FAILED
+    assert "No person was found" in job.error and "Draw a box" in job.error
+    query.refresh_from_db()
+    assert query.params["outcome"] == "no_person" and query.params["candidates"] == []
+    job = wait_job(services.choose_person(query=query, user=pets_video.case.owner, box=[20, 10, 60, 120]))
+    assert job.status == JobStatus.DONE, job.error
+    assert query.hits.exists()
+
+
+def test_refine_drops_rejected_and_keeps_confirmed(
+    pets_video: Any, photos: dict[str, Path], live_stack: Any
+) -> None:
+    case = pets_video.case
+    query, job = run(case, photos["person"])
+    hits = list(query.hits.select_related("track").order_by("rank"))
+    top, wrong = hits[0], hits[1]
+    services.set_verdict(hit=top, user=case.owner, verdict=Verdict.CONFIRMED)
+    services.set_verdict(hit=wrong, user=case.owner, verdict=Verdict.REJECTED)
+    refined, job = services.refine_query(query=query, user=case.owner)
+    assert wait_job(job).status == JobStatus.DONE, job.error
+    assert refined.refined_from_id == query.pk
+    new = {(h.track.video_id, h.track.track_id): h for h in refined.hits.select_related("track")}
+    assert (wrong.track.video_id, wrong.track.track_id) not in new
+    kept = new[(top.track.video_id, top.track.track_id)]
+    assert kept.verdict == Verdict.CONFIRMED and kept.rank == 1
+    # The original query keeps its own results and feedback.
+    assert query.hits.filter(verdict=Verdict.REJECTED).count() == 1
+    from webapp.audit.models import AuditEvent
+
+    actions = set(AuditEvent.objects.filter(case_id=case.pk).values_list("action", flat=True))
+    assert {"search.start", "search.hit.confirmed", "search.hit.rejected", "search.refine"} <= actions

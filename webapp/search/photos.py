@@ -1,0 +1,87 @@
+"""Query photos: checked with Pillow before anything is stored or queued, read as BGR arrays by the worker.
+
+Pillow's decompression-bomb guard runs when the header is read, before any pixel is decoded, so a photo
+claiming a huge size costs nothing to refuse. Its warning level (MAX_IMAGE_PIXELS) is turned into an error
+here, and the product's own pixel limit (settings.SIGHTLINE_QUERY_MAX_PIXELS) applies below that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import warnings
+from dataclasses import dataclass
+
+from django.conf import settings
+from PIL import Image, UnidentifiedImageError
+
+ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF"})
+
+
+class PhotoError(Exception):
+    """A photo that cannot be used as a query; the message tells the user what to do."""
+
+
+@dataclass(frozen=True)
+class CheckedPhoto:
+    data: bytes
+    sha256: str
+    width: int
+    height: int
+    format: str
+
+
+def max_bytes() -> int:
+    return int(getattr(settings, "SIGHTLINE_QUERY_MAX_BYTES", 25 * 1024 * 1024))
+
+
+def max_pixels() -> int:
+    return int(getattr(settings, "SIGHTLINE_QUERY_MAX_PIXELS", 50_000_000))
+
+
+def check_photo(data: bytes) -> CheckedPhoto:
+    """Accept a photo only if Pillow decodes it fully within the size limits; raise PhotoError otherwise."""
+    if not data:
+        raise PhotoError("The file is empty. Choose a photo (JPEG or PNG) of the person.")
+    if len(data) > max_bytes():
+        raise PhotoError(
+            f"The photo is {len(data) / 1e6:.1f} MB; the limit is {max_bytes() / 1e6:.0f} MB. "
+            "Use a smaller or more compressed photo."
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                fmt = image.format or ""
+                if width * height > max_pixels():
+                    raise PhotoError(_too_big(width * height))
+                if fmt not in ACCEPTED_FORMATS:
+                    raise PhotoError(f"{fmt or 'This'} images are not accepted; use a JPEG or PNG photo.")
+                image.load()  # decodes every pixel: a truncated or corrupt file fails here, not in the worker
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PhotoError(_too_big(_claimed_pixels(exc))) from exc
+    except UnidentifiedImageError as exc:
+        raise PhotoError("This file is not an image. Drop a photo (JPEG or PNG) of the person.") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise PhotoError("The photo could not be read (it may be truncated or damaged).") from exc
+    if width < 16 or height < 16:
+        raise PhotoError(f"The photo is only {width}x{height} pixels: too small to describe a person.")
+    return CheckedPhoto(
+        data=data, sha256=hashlib.sha256(data).hexdigest(), width=width, height=height, format=fmt
+    )
+
+
+def _claimed_pixels(exc: Exception) -> int:
+    # Pillow says "Image size (N pixels) exceeds limit ...": the claimed size, without decoding anything.
+    match = re.search(r"\((\d+) pixels\)", str(exc))
+    return int(match.group(1)) if match else 0
+
+
+def _too_big(pixels: int) -> str:
+    size = f" ({pixels / 1e6:.0f} megapixels)" if pixels else ""
+    return (
+        f"The image is too large{size}; the limit is {max_pixels() / 1e6:.0f} megapixels. "
+        "Crop or resize the photo and drop it again."
+    )

@@ -1,0 +1,341 @@
+"""Writes for searches by photo: start a query, run it (the search job's work), pick the person, re-run,
+confirm or reject hits, refine.
+
+Every function is keyword-only and assumes the caller (a view, a task) already checked the user's right
+through webapp.cases.permissions. The web process never loads models: person detection and embedding run
+in the search worker; the web side only checks the photo (Pillow) and that the case has something to search.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from webapp.audit import services as audit
+from webapp.cases.models import Case
+from webapp.footage.models import Track
+from webapp.jobs import services as jobs
+from webapp.jobs.models import Job, JobKind
+from webapp.search import case_index
+from webapp.search.models import Hit, Query, Verdict
+from webapp.search.photos import PhotoError, check_photo
+
+logger = logging.getLogger(__name__)
+
+Box = list[float]
+# Share of the job's progress bar per stage.
+SEARCH_WEIGHTS = {"detect": 0.4, "search": 0.4, "store": 0.2}
+
+
+class SearchError(Exception):
+    """A search request that cannot be done; the message is shown to the user."""
+
+
+def default_top_k() -> int:
+    return int(getattr(settings, "SIGHTLINE_SEARCH_TOP_K", 100))
+
+
+# --- starting ----------------------------------------------------------------------------------------------
+
+
+def start_search(
+    *, user: Any, case: Case, photo: bytes, box: Box | None = None, request: Any = None
+) -> tuple[Query, Job]:
+    """Check the photo and the case, store the query and queue its search. Nothing is stored on refusal."""
+    try:
+        checked = check_photo(photo)
+    except PhotoError as exc:
+        raise SearchError(str(exc)) from exc
+    if box is not None:
+        box = clean_box(box, checked.width, checked.height)
+    ensure_searchable(case.pk)
+    with transaction.atomic():
+        query = Query(
+            case=case,
+            created_by=user if user.is_authenticated else None,
+            photo_sha256=checked.sha256,
+            params={
+                "box": box,
+                "top_k": default_top_k(),
+                "confirmed": [],
+                "rejected": [],
+                "photo": {"width": checked.width, "height": checked.height, "format": checked.format},
+            },
+        )
+        query.photo.save(f"{checked.sha256}.jpg", ContentFile(checked.data), save=False)
+        query.save()
+        audit.record(
+            action="search.start",
+            actor=user,
+            case=case,
+            target=query,
+            request=request,
+            details={"photo_sha256": checked.sha256, "box": box},
+        )
+        job = queue_search(query=query, user=user)
+    return query, job
+
+
+def ensure_searchable(case_id: int) -> None:
+    if not case_index.has_searchable_footage(case_id):
+        raise SearchError(case_index.EMPTY_CASE_MESSAGE)
+
+
+def clean_box(box: Any, width: int, height: int) -> Box:
+    """A user's box [x, y, w, h] in the photo's pixels, clipped to the photo; refused when too small."""
+    try:
+        x, y, w, h = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise SearchError("The box must be four numbers: x, y, width, height.") from None
+    x0, y0 = max(0.0, min(x, x + w)), max(0.0, min(y, y + h))
+    x1, y1 = min(float(width), max(x, x + w)), min(float(height), max(y, y + h))
+    if x1 - x0 < 8 or y1 - y0 < 16:
+        raise SearchError("The box is too small: draw it around the whole person.")
+    return [round(x0, 1), round(y0, 1), round(x1 - x0, 1), round(y1 - y0, 1)]
+
+
+def queue_search(*, query: Query, user: Any) -> Job:
+    from webapp.search.tasks import run_search
+
+    return jobs.create_and_queue(
+        case=query.case, kind=JobKind.SEARCH, task=run_search, created_by=user, query_id=query.pk
+    )
+
+
+def choose_person(*, query: Query, user: Any, box: Any, request: Any = None) -> Job:
+    """Search for the person in the given box of the query's photo (picked among candidates or drawn)."""
+    size = query.params.get("photo", {})
+    chosen = clean_box(box, int(size.get("width", 1 << 30)), int(size.get("height", 1 << 30)))
+    with transaction.atomic():
+        query.params = {**query.params, "box": chosen}
+        query.save(update_fields=["params"])
+        audit.record(
+            action="search.choose_person",
+            actor=user,
+            case=query.case,
+            target=query,
+            request=request,
+            details={"box": chosen},
+        )
+        return queue_search(query=query, user=user)
+
+
+def rerun_query(*, query: Query, user: Any, request: Any = None) -> Job:
+    """Run the query again (e.g. after new footage arrived); verdicts on tracks found again are kept."""
+    ensure_searchable(query.case_id)
+    with transaction.atomic():
+        audit.record(action="search.rerun", actor=user, case=query.case, target=query, request=request)
+        return queue_search(query=query, user=user)
+
+
+# --- feedback ----------------------------------------------------------------------------------------------
+
+
+def set_verdict(*, hit: Hit, user: Any, verdict: str, request: Any = None) -> Hit:
+    if verdict not in Verdict.values:
+        raise SearchError("A verdict is 'confirmed', 'rejected' or '' (not reviewed).")
+    with transaction.atomic():
+        hit.verdict = verdict
+        hit.verdict_by = user if verdict else None
+        hit.verdict_at = timezone.now() if verdict else None
+        hit.save(update_fields=["verdict", "verdict_by", "verdict_at"])
+        audit.record(
+            action=f"search.hit.{verdict or 'clear'}",
+            actor=user,
+            case=hit.query.case,
+            target=hit,
+            request=request,
+            details={
+                "query": hit.query_id,
+                "video": hit.track.video_id,
+                "track": hit.track.track_id,
+                "rank": hit.rank,
+                "score": round(hit.score, 4),
+            },
+        )
+    return hit
+
+
+def _track_key(hit: Hit) -> list[int]:
+    return [hit.track.video_id, hit.track.track_id]
+
+
+def refine_query(*, query: Query, user: Any, request: Any = None) -> tuple[Query, Job]:
+    """A new query from the same photo and person that uses the confirmed hits (query expansion) and leaves
+    the rejected ones out; feedback given to earlier refinements carries over."""
+    hits = list(query.hits.select_related("track"))
+    confirmed = {tuple(k) for k in query.params.get("confirmed", [])}
+    rejected = {tuple(k) for k in query.params.get("rejected", [])}
+    for hit in hits:
+        key = tuple(_track_key(hit))
+        if hit.verdict == Verdict.CONFIRMED:
+            confirmed.add(key)
+            rejected.discard(key)
+        elif hit.verdict == Verdict.REJECTED:
+            rejected.add(key)
+            confirmed.discard(key)
+    if not confirmed and not rejected:
+        raise SearchError("Confirm or reject at least one result before refining the search.")
+    with transaction.atomic():
+        refined = Query(
+            case=query.case,
+            created_by=user if user.is_authenticated else None,
+            photo_sha256=query.photo_sha256,
+            refined_from=query,
+            params={
+                **query.params,
+                "confirmed": sorted([list(k) for k in confirmed]),
+                "rejected": sorted([list(k) for k in rejected]),
+            },
+        )
+        refined.photo.name = query.photo.name  # the same stored photo
+        refined.save()
+        audit.record(
+            action="search.refine",
+            actor=user,
+            case=query.case,
+            target=refined,
+            request=request,
+            details={"from": query.pk, "confirmed": len(confirmed), "rejected": len(rejected)},
+        )
+        job = queue_search(query=refined, user=user)
+    return refined, job
+
+
+# --- the search itself (the job's work, run by the Celery task) --------------------------------------------
+
+
+def search_work(job: Job, reporter: jobs.Reporter) -> None:
+    """Find the person in the photo, rank the case's tracks with reid_core, store the hits."""
+    from reid_core.types import NoPersonError
+    from reid_core.video import read_image
+    from webapp.engine import get_engine
+
+    query = Query.objects.select_related("case").filter(pk=job.query_id).first()
+    if query is None:
+        raise jobs.JobError("The query was deleted.")
+    reporter.stage("detect", total=1)
+    engine = get_engine()
+    image = read_image(_photo_path(query))
+    models = engine.models_info()
+    box = query.params.get("box")
+    if box is None:
+        try:
+            chosen, people = engine.choose_query_box(image)
+        except NoPersonError:
+            _save_params(query, candidates=[], models=models, outcome="no_person")
+            raise jobs.JobError(
+                "No person was found in the photo. Draw a box around the person to search for them."
+            ) from None
+        candidates = [
+            {"box": [round(float(v), 1) for v in c.box], "score": round(c.score, 3)} for c in people
+        ]
+        h, w = image.shape[:2]
+        whole = list(chosen) == [0.0, 0.0, float(w), float(h)]
+        if len(people) > 1 and not whole:
+            _save_params(query, candidates=candidates, models=models, outcome="choose_person")
+            with transaction.atomic():
+                query.hits.all().delete()
+            return  # the page shows the candidates; choose_person() queues the search
+        box = [round(float(v), 1) for v in chosen]
+        _save_params(query, candidates=candidates, models=models, box=box)
+    reporter.progress(done=1, total=1)
+
+    reporter.stage("search", total=1)
+    try:
+        index, catalog = case_index.load(query.case_id)
+    except case_index.EmptyCaseError as exc:
+        raise jobs.JobError(str(exc)) from None
+    if index.dim != engine.embedder.dim:
+        raise jobs.JobError(
+            f"The case's index holds {index.dim}-dimensional vectors but the loaded models make "
+            f"{engine.embedder.dim}-dimensional ones: re-analyse the footage with the current models."
+        )
+    moments = engine.search(
+        index,
+        catalog,
+        image,
+        box=tuple(box),
+        top_k=int(query.params.get("top_k") or default_top_k()),
+        confirmed=[(str(v), int(t)) for v, t in query.params.get("confirmed", [])],
+        rejected=[(str(v), int(t)) for v, t in query.params.get("rejected", [])],
+    )
+    reporter.progress(done=1, total=1)
+
+    reporter.stage("store", total=len(moments))
+    store_hits(query=query, moments=moments)
+    _save_params(query, outcome="results" if moments else "no_results")
+    reporter.progress(done=len(moments), total=len(moments))
+
+
+def _photo_path(query: Query) -> Any:
+    from pathlib import Path
+
+    return Path(query.photo.path)
+
+
+def _save_params(query: Query, **changes: Any) -> None:
+    query.params = {**query.params, **changes}
+    query.save(update_fields=["params"])
+
+
+def store_hits(*, query: Query, moments: list[Any]) -> list[Hit]:
+    """Replace the query's hits with the ranked moments; a verdict given to a track found again is kept,
+    and a refined query starts with the verdicts of the query it came from."""
+    tracks = {
+        (t.video_id, t.track_id): t
+        for t in Track.objects.filter(
+            video_id__in={int(m.video) for m in moments}, track_id__in={m.track_id for m in moments}
+        )
+    }
+    with transaction.atomic():
+        previous = {
+            (h.track.video_id, h.track.track_id): h
+            for h in Hit.objects.filter(query__in=[query.pk, query.refined_from_id or query.pk])
+            .select_related("track")
+            .order_by("query_id")  # this query's own verdicts (higher id) win over its parent's
+        }
+        query.hits.all().delete()
+        rows = []
+        for rank, m in enumerate(moments, 1):
+            track = tracks.get((int(m.video), m.track_id))
+            if track is None:
+                logger.warning(
+                    "query %s: track %s of video %s is gone; skipped", query.pk, m.track_id, m.video
+                )
+                continue
+            before = previous.get((track.video_id, track.track_id))
+            rows.append(
+                Hit(
+                    query=query,
+                    track=track,
+                    score=float(m.score),
+                    rank=rank,
+                    start_s=float(m.start_s),
+                    end_s=float(m.end_s),
+                    verdict=before.verdict if before else Verdict.NONE,
+                    verdict_by=before.verdict_by if before else None,
+                    verdict_at=before.verdict_at if before else None,
+                )
+            )
+        created = Hit.objects.bulk_create(rows)
+        query.last_run_at = timezone.now()
+        query.save(update_fields=["last_run_at"])
+    return created
+
+
+def record_export(*, user: Any, query: Query, kind: str, request: Any = None, **details: Any) -> None:
+    """Every export (report, CSV, JSON, evidence clip) leaves an audit event."""
+    audit.record(
+        action=f"search.export.{kind}",
+        actor=user,
+        case=query.case,
+        target=query,
+        request=request,
+        details=details,
+    )

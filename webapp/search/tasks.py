@@ -1,0 +1,19 @@
+"""Celery task of the search app: a one-line wrapper around the job runner and the search service."""
+
+from __future__ import annotations
+
+from celery import Task, shared_task
+
+from webapp.jobs import services as jobs
+from webapp.search import services
+
+
+@shared_task(bind=True, name="webapp.search.tasks.run_search")
+def run_search(self: Task, job_id: int) -> None:
+    jobs.run(
+        job_id=job_id,
+        work=services.search_work,
+        worker=self.request.hostname or "",
+        task_id=self.request.id or "",
+        weights=services.SEARCH_WEIGHTS,
+    )

@@ -1,0 +1,194 @@
+"""HTTP endpoints of the search app (JSON for the case page, files for exports).
+
+Thin: each view authorizes through webapp.cases.permissions (outsiders get 404), then calls a selector or a
+service and turns SearchError / PhotoError / ExportError into a 4xx answer with the message.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from webapp.cases.permissions import Capability, authorize
+from webapp.jobs.events import job_event
+from webapp.search import exports, photos, selectors, services
+from webapp.search.models import Query
+
+
+def _error(message: str, status: int = 422) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _box(request: HttpRequest) -> Any:
+    raw = request.POST.get("box")
+    if raw is None and request.content_type == "application/json":
+        raw = json.loads(request.body or b"{}").get("box")
+    if raw in (None, ""):
+        return None
+    if isinstance(raw, str):
+        raw = [v for v in raw.replace("[", "").replace("]", "").split(",") if v.strip()]
+    return raw
+
+
+def _started(query: Query, job: Any) -> JsonResponse:
+    return JsonResponse({"query": selectors.query_json(query, job), "job": job_event(job)}, status=202)
+
+
+@require_http_methods(["GET", "POST"])
+def queries(request: HttpRequest, case_id: int) -> JsonResponse:
+    """GET: the case's queries, newest first. POST (multipart "photo", optional "box"): a new search."""
+    if request.method == "GET":
+        return JsonResponse({"queries": selectors.query_list_json(user=request.user, case_id=case_id)})
+    access = authorize(request.user, case_id, Capability.SEARCH)
+    upload = request.FILES.get("photo")
+    if upload is None:
+        return _error("Drop or choose a photo of the person to search for.", 400)
+    if upload.size is not None and upload.size > photos.max_bytes():
+        return _error(f"The photo is larger than {photos.max_bytes() / 1e6:.0f} MB.", 413)
+    try:
+        query, job = services.start_search(
+            user=request.user, case=access.case, photo=upload.read(), box=_box(request), request=request
+        )
+    except services.SearchError as exc:
+        return _error(str(exc))
+    return _started(query, job)
+
+
+@require_GET
+def query_results(request: HttpRequest, case_id: int, query_id: int) -> JsonResponse:
+    return JsonResponse(selectors.results(user=request.user, case_id=case_id, query_id=query_id))
+
+
+@require_GET
+def query_photo(request: HttpRequest, case_id: int, query_id: int) -> HttpResponseBase:
+    query = selectors.query_for(user=request.user, case_id=case_id, query_id=query_id)
+    return FileResponse(open(query.photo.path, "rb"))
+
+
+@require_POST
+def choose(request: HttpRequest, case_id: int, query_id: int) -> JsonResponse:
+    query = selectors.query_for(
+        user=request.user, case_id=case_id, query_id=query_id, capability=Capability.SEARCH
+    )
+    try:
+        job = services.choose_person(query=query, user=request.user, box=_box(request), request=request)
+    except services.SearchError as exc:
+        return _error(str(exc))
+    return _started(query, job)
+
+
+@require_POST
+def rerun(request: HttpRequest, case_id: int, query_id: int) -> JsonResponse:
+    query = selectors.query_for(
+        user=request.user, case_id=case_id, query_id=query_id, capability=Capability.SEARCH
+    )
+    try:
+        job = services.rerun_query(query=query, user=request.user, request=request)
+    except services.SearchError as exc:
+        return _error(str(exc))
+    return _started(query, job)
+
+
+@require_POST
+def refine(request: HttpRequest, case_id: int, query_id: int) -> JsonResponse:
+    query = selectors.query_for(
+        user=request.user, case_id=case_id, query_id=query_id, capability=Capability.SEARCH
+    )
+    try:
+        refined, job = services.refine_query(query=query, user=request.user, request=request)
+    except services.SearchError as exc:
+        return _error(str(exc))
+    return _started(refined, job)
+
+
+@require_POST
+def verdict(request: HttpRequest, case_id: int, hit_id: int) -> JsonResponse:
+    hit = selectors.hit_for(user=request.user, case_id=case_id, hit_id=hit_id, capability=Capability.REVIEW)
+    value = request.POST.get("verdict")
+    if value is None and request.content_type == "application/json":
+        value = json.loads(request.body or b"{}").get("verdict")
+    try:
+        services.set_verdict(hit=hit, user=request.user, verdict=value or "", request=request)
+    except services.SearchError as exc:
+        return _error(str(exc), 400)
+    models = selectors.models_json(hit.query.params)
+    return JsonResponse({"hit": selectors.hit_json(hit, models["appearance_only"])})
+
+
+@require_GET
+def thumb(request: HttpRequest, case_id: int, hit_id: int) -> HttpResponseBase:
+    hit = selectors.hit_for(user=request.user, case_id=case_id, hit_id=hit_id)
+    if not hit.track.thumbnail:
+        return HttpResponse(status=404)
+    response = FileResponse(open(hit.track.thumbnail.path, "rb"), content_type="image/jpeg")  # noqa: SIM115
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+# --- exports --------------------------------------------------------------------------------------------
+
+
+@require_GET
+def report(request: HttpRequest, case_id: int, query_id: int) -> HttpResponse:
+    query = selectors.query_for(
+        user=request.user, case_id=case_id, query_id=query_id, capability=Capability.EXPORT
+    )
+    context = exports.report_context(query)
+    services.record_export(
+        user=request.user, query=query, kind="report", request=request, moments=len(context["moments"])
+    )
+    return render(request, "search/report.html", {**context, "viewer": request.user})
+
+
+@require_GET
+def export(request: HttpRequest, case_id: int, query_id: int, fmt: str) -> HttpResponse:
+    query = selectors.query_for(
+        user=request.user, case_id=case_id, query_id=query_id, capability=Capability.EXPORT
+    )
+    if fmt not in ("csv", "json"):
+        raise Http404("Exports are CSV or JSON.")
+    if fmt == "csv":
+        body, content_type = exports.hits_csv(query), "text/csv; charset=utf-8"
+    else:
+        body, content_type = exports.hits_json(query), "application/json"
+    services.record_export(user=request.user, query=query, kind=fmt, request=request)
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="case{case_id}-query{query_id}-hits.{fmt}"'
+    return response
+
+
+@require_GET
+def clip(request: HttpRequest, case_id: int, hit_id: int) -> HttpResponseBase:
+    """The moment cut from the original video, with its sha256 in X-Content-SHA256 and the audit log."""
+    hit = selectors.hit_for(user=request.user, case_id=case_id, hit_id=hit_id, capability=Capability.EXPORT)
+    try:
+        made = exports.evidence_clip(hit)
+    except exports.ExportError as exc:
+        return _error(str(exc), 409)
+    services.record_export(
+        user=request.user,
+        query=hit.query,
+        kind="clip",
+        request=request,
+        hit=hit.pk,
+        sha256=made.sha256,
+        video=hit.track.video_id,
+        video_sha256=hit.track.video.sha256,
+        start_s=made.start_s,
+        end_s=made.end_s,
+        frames=made.frames,
+    )
+    response = FileResponse(
+        open(made.path, "rb"),  # noqa: SIM115 - FileResponse closes it
+        content_type="video/mp4",
+        as_attachment=True,
+        filename=Path(made.path).name,
+    )
+    response["X-Content-SHA256"] = made.sha256
+    return response
