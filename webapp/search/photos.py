@@ -79,9 +79,13 @@ def _claimed_pixels(exc: Exception) -> int:
     return int(match.group(1)) if match else 0
 
 
+def _amount(pixels: int) -> str:
+    return f"{pixels / 1e6:.0f} megapixels" if pixels >= 1_000_000 else f"{pixels:,} pixels"
+
+
 def _too_big(pixels: int) -> str:
-    size = f" ({pixels / 1e6:.0f} megapixels)" if pixels else ""
+    size = f" ({_amount(pixels)})" if pixels else ""
     return (
-        f"The image is too large{size}; the limit is {max_pixels() / 1e6:.0f} megapixels. "
+        f"The image is too large{size}; the limit is {_amount(max_pixels())}. "
         "Crop or resize the photo and drop it again."
     )

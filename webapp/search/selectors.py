@@ -127,6 +127,7 @@ def hit_json(hit: Hit, appearance_only: bool) -> dict[str, Any]:
         "boxes": [[r[1], r[2], r[3], r[4], r[5]] for r in track.boxes],
         "verdict": hit.verdict,
         "clip_url": reverse("search:clip", args=[case_id, hit.pk]),
+        "verdict_url": reverse("search:verdict", args=[case_id, hit.pk]),
     }
 
 

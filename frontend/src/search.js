@@ -1,0 +1,484 @@
+// Search by photo on the case page: drop a photo anywhere (or paste, or choose a file), pick the person when
+// the photo shows several (or draw a box when it shows none), then a ranked list of moments with thumbnails,
+// a per-video timeline, a live threshold, verdicts, refine, exports. Clicking a moment seeks the footage
+// player (window.sightline.player) and draws the track's box over the video (overlay.js).
+// Job progress arrives through case_page.js's "sightline:job" events (the case websocket).
+
+import { Overlay } from "./overlay.js";
+
+// --- pure helpers (unit-tested) ---------------------------------------------------------------------------
+
+export function isImageFile(file) {
+  return Boolean(file) && (/^image\//.test(file.type) || /\.(jpe?g|png|webp|bmp|gif|tiff?)$/i.test(file.name ?? ""));
+}
+
+export function imageFromTransfer(items) {
+  for (const item of items ?? []) {
+    const file = item.kind === "file" ? item.getAsFile() : item;
+    if (isImageFile(file)) return file;
+  }
+  return null;
+}
+
+export function visibleHits(hits, minScore, { hideRejected = true } = {}) {
+  return hits.filter((h) => h.score >= minScore && !(hideRejected && h.verdict === "rejected"));
+}
+
+export function formatClock(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return "0:00.0";
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = (seconds % 60).toFixed(1).padStart(4, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}
+
+export function formatWall(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? "" : d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC").replace(/Z$/, " UTC");
+}
+
+// Marks on a per-video timeline: left and width in percent of the video's duration.
+export function timelineMarks(hits, duration) {
+  if (!(duration > 0)) return [];
+  return hits.map((h) => {
+    const left = Math.min(100, Math.max(0, (h.start_s / duration) * 100));
+    const right = Math.min(100, Math.max(left, (h.end_s / duration) * 100));
+    return { hit: h.id, left, width: Math.max(0.4, right - left) };
+  });
+}
+
+export function nextIndex(current, count, step) {
+  if (count === 0) return -1;
+  if (current < 0) return step > 0 ? 0 : count - 1;
+  return Math.min(count - 1, Math.max(0, current + step));
+}
+
+// A box in photo pixels from two points dragged on an image shown at `scale` (displayed / natural).
+export function dragBox(a, b, scale) {
+  const x = Math.min(a.x, b.x) / scale;
+  const y = Math.min(a.y, b.y) / scale;
+  return [x, y, Math.abs(a.x - b.x) / scale, Math.abs(a.y - b.y) / scale].map((v) => Math.round(v * 10) / 10);
+}
+
+export function lowestScore(hits) {
+  return hits.length ? Math.floor(Math.min(...hits.map((h) => h.score)) * 100) / 100 : 0;
+}
+
+// --- the panel ----------------------------------------------------------------------------------------------
+
+function csrfToken() {
+  const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+  if (input) return input.value;
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+async function post(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+    body,
+  });
+  let data = {};
+  try {
+    data = await response.json();
+  } catch {
+    data = { error: `The server answered ${response.status}.` };
+  }
+  if (!response.ok) throw new Error(data.error ?? `The server answered ${response.status}.`);
+  return data;
+}
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "dataset") Object.assign(node.dataset, v);
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null) node[k] = v;
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+class SearchPanel {
+  constructor(root) {
+    this.root = root;
+    this.queriesUrl = root.dataset.queriesUrl;
+    this.canSearch = root.dataset.canSearch === "1";
+    this.canReview = root.dataset.canReview === "1";
+    this.canExport = root.dataset.canExport === "1";
+    this.status = root.querySelector("#search-status");
+    this.body = root.querySelector("#search-body");
+    this.history = root.querySelector("#search-history");
+    this.doc = null; // the current results document
+    this.pendingJob = null;
+    this.selected = -1;
+    this.minScore = 0;
+    this.overlay = null;
+    this.bind();
+    this.loadHistory();
+  }
+
+  bind() {
+    const input = this.root.querySelector("#search-file");
+    if (input) input.addEventListener("change", () => input.files[0] && this.start(input.files[0]));
+    if (this.canSearch) {
+      document.addEventListener("dragover", (e) => {
+        if ([...(e.dataTransfer?.items ?? [])].some((i) => i.kind === "file" && /^image\//.test(i.type))) {
+          e.preventDefault();
+          this.root.classList.add("drop-ready");
+        }
+      });
+      document.addEventListener("dragleave", () => this.root.classList.remove("drop-ready"));
+      document.addEventListener("drop", (e) => {
+        this.root.classList.remove("drop-ready");
+        const file = imageFromTransfer(e.dataTransfer?.files);
+        if (!file) return; // videos are the footage panel's
+        e.preventDefault();
+        e.stopPropagation();
+        this.start(file);
+      }, true);
+      document.addEventListener("paste", (e) => {
+        const file = imageFromTransfer(e.clipboardData?.items);
+        if (file) {
+          e.preventDefault();
+          this.start(file);
+        }
+      });
+    }
+    document.addEventListener("sightline:job", (e) => this.onJob(e.detail));
+    document.addEventListener("sightline:state", () => this.pendingJob && this.checkPending());
+    document.addEventListener("keydown", (e) => this.onKey(e));
+  }
+
+  say(text, kind = "info") {
+    this.status.textContent = text;
+    this.status.dataset.kind = kind;
+  }
+
+  async start(file) {
+    const form = new FormData();
+    form.append("photo", file, file.name || "photo.jpg");
+    this.say("Uploading the photo…");
+    try {
+      this.accept(await post(this.queriesUrl, form));
+    } catch (error) {
+      this.say(error.message, "error");
+    }
+  }
+
+  accept(data) {
+    this.doc = { query: data.query, hits: [], videos: {}, models: {} };
+    this.pendingJob = data.job.job;
+    this.say("Searching…", "busy");
+    this.render();
+    this.checkPending();
+  }
+
+  onJob(event) {
+    if (event.kind !== "search" || event.job !== this.pendingJob) return;
+    if (event.status === "running") this.say(`Searching… ${Math.round((event.progress ?? 0) * 100)}%`, "busy");
+    if (["done", "failed", "cancelled"].includes(event.status)) this.loadResults(event.query);
+  }
+
+  // The job may have finished before this page knew its id: look at the jobs case_page.js holds, then poll.
+  checkPending() {
+    const job = window.sightline?.jobs?.get(this.pendingJob);
+    if (job && ["done", "failed", "cancelled"].includes(job.status)) {
+      this.loadResults(job.query);
+      return;
+    }
+    clearTimeout(this.pollTimer);
+    this.pollTimer = setTimeout(async () => {
+      if (!this.pendingJob || !this.doc) return;
+      const response = await fetch(this.doc.query.urls.results, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const doc = await response.json();
+      if (doc.query.job && doc.query.job.job === this.pendingJob && !["queued", "running"].includes(doc.query.job.status)) {
+        this.show(doc);
+      } else this.checkPending();
+    }, 2000);
+  }
+
+  async loadResults(queryId) {
+    const url = this.doc?.query?.id === queryId ? this.doc.query.urls.results : `${this.queriesUrl}queries/${queryId}/`;
+    const response = await fetch(url, { credentials: "same-origin" });
+    if (!response.ok) {
+      this.say(`Could not load the results (${response.status}).`, "error");
+      return;
+    }
+    this.show(await response.json());
+  }
+
+  show(doc) {
+    this.pendingJob = null;
+    clearTimeout(this.pollTimer);
+    this.doc = doc;
+    this.selected = -1;
+    this.minScore = lowestScore(doc.hits);
+    const q = doc.query;
+    const messages = {
+      results: `${doc.hits.length} moment${doc.hits.length === 1 ? "" : "s"} found, best first.`,
+      no_results: "No moment of this person was found in the case's footage.",
+      choose_person: "Several people are in this photo: click the one to search for, or draw a box.",
+      no_person: q.error ?? "No person was found in the photo. Draw a box around the person.",
+      failed: q.error ?? "The search failed.",
+    };
+    this.say(messages[q.state] ?? q.state, ["failed", "no_person"].includes(q.state) ? "error" : "info");
+    this.render();
+    this.loadHistory();
+  }
+
+  render() {
+    const doc = this.doc;
+    this.body.replaceChildren();
+    if (!doc) return;
+    const q = doc.query;
+    this.root.dataset.query = String(q.id);
+    this.root.dataset.state = q.state;
+    if (["choose_person", "no_person"].includes(q.state)) {
+      this.body.append(this.renderPicker(q));
+      return;
+    }
+    if (!["results", "no_results"].includes(q.state)) return;
+    this.body.append(this.renderSummary(doc));
+    const hits = visibleHits(doc.hits, this.minScore);
+    this.body.append(this.renderTimelines(doc, hits));
+    const list = el("ol", { className: "hits", id: "search-hits" });
+    hits.forEach((hit) => list.append(this.renderHit(doc, hit)));
+    this.body.append(list);
+  }
+
+  renderSummary(doc) {
+    const q = doc.query;
+    const wrap = el("div", { className: "search-summary" });
+    wrap.append(el("img", { className: "query-photo", src: q.photo_url, alt: "The query photo" }));
+    const side = el("div", { className: "summary-side" });
+    if (doc.models.label) {
+      side.append(el("p", { className: doc.models.appearance_only ? "pack appearance-only" : "pack", id: "search-pack" }, doc.models.label));
+    }
+    const slider = el("input", { type: "range", id: "search-threshold", min: "0", max: "1", step: "0.01", value: String(this.minScore) });
+    const value = el("output", { id: "search-threshold-value" }, this.minScore.toFixed(2));
+    slider.addEventListener("input", () => {
+      this.minScore = Number(slider.value);
+      value.textContent = this.minScore.toFixed(2);
+      this.renderListOnly();
+    });
+    side.append(el("label", { className: "threshold" }, "Show moments with similarity at least ", slider, " ", value));
+    const counts = { confirmed: q.confirmed.length, rejected: q.rejected.length };
+    for (const h of doc.hits) if (h.verdict) counts[h.verdict] += 1;
+    const actions = el("div", { className: "search-actions" });
+    if (this.canSearch) {
+      actions.append(
+        el("button", { type: "button", id: "search-refine", disabled: !(counts.confirmed || counts.rejected), onclick: () => this.refine() },
+          "Refine with my feedback"),
+        el("button", { type: "button", id: "search-rerun", onclick: () => this.rerun() }, "Run again"),
+      );
+    }
+    if (this.canExport) {
+      actions.append(
+        el("a", { href: q.urls.report, target: "_blank", rel: "noopener", id: "search-report" }, "Case report"),
+        el("a", { href: q.urls.csv }, "CSV"),
+        el("a", { href: q.urls.json }, "JSON"),
+      );
+    }
+    side.append(actions);
+    if (q.refined_from) side.append(el("p", { className: "muted" }, `Refined from search ${q.refined_from}: ${q.confirmed.length} confirmed used, ${q.rejected.length} rejected left out.`));
+    side.append(el("p", { className: "muted keys" }, "Keys: N next moment, P previous moment."));
+    wrap.append(side);
+    return wrap;
+  }
+
+  renderListOnly() {
+    const list = this.body.querySelector("#search-hits");
+    const timelines = this.body.querySelector(".timelines");
+    if (!list) return;
+    const hits = visibleHits(this.doc.hits, this.minScore);
+    list.replaceChildren(...hits.map((hit) => this.renderHit(this.doc, hit)));
+    timelines.replaceWith(this.renderTimelines(this.doc, hits));
+  }
+
+  renderTimelines(doc, hits) {
+    const wrap = el("div", { className: "timelines" });
+    for (const video of Object.values(doc.videos)) {
+      const mine = hits.filter((h) => h.video === video.id);
+      const bar = el("div", { className: "timeline", dataset: { video: String(video.id) }, title: video.label });
+      for (const mark of timelineMarks(mine, video.duration_s)) {
+        const hit = mine.find((h) => h.id === mark.hit);
+        const m = el("button", {
+          type: "button",
+          className: `mark band-${hit.band}`,
+          title: `#${hit.rank} at ${formatClock(hit.start_s)}`,
+          dataset: { hit: String(hit.id) },
+          onclick: () => this.play(hit),
+        });
+        m.style.left = `${mark.left}%`;
+        m.style.width = `${mark.width}%`;
+        bar.append(m);
+      }
+      wrap.append(el("div", { className: "timeline-row" }, el("span", { className: "timeline-label" }, video.label), bar));
+    }
+    return wrap;
+  }
+
+  renderHit(doc, hit) {
+    const video = doc.videos[String(hit.video)];
+    const wall = hit.start_wall ? ` · ${formatWall(hit.start_wall)}` : "";
+    const item = el("li", { className: `hit band-${hit.band}`, dataset: { hit: String(hit.id), verdict: hit.verdict || "" } });
+    const open = el("button", { type: "button", className: "hit-open", onclick: () => this.play(hit) },
+      hit.thumb_url ? el("img", { src: hit.thumb_url, alt: `Best view of moment ${hit.rank}`, loading: "lazy" }) : null,
+      el("span", { className: "hit-text" },
+        el("strong", {}, `#${hit.rank} `), `${video.label} · ${formatClock(hit.start_s)} – ${formatClock(hit.end_s)}${wall}`,
+        el("br"),
+        el("span", { className: "words" }, hit.words), ` (${hit.score.toFixed(3)}) · ${hit.frames} frames`,
+      ),
+    );
+    item.append(open);
+    const tools = el("span", { className: "hit-tools" });
+    if (this.canReview) {
+      tools.append(
+        el("button", { type: "button", className: "confirm", "aria-pressed": String(hit.verdict === "confirmed"), onclick: () => this.verdict(hit, hit.verdict === "confirmed" ? "" : "confirmed") }, "✓ Same person"),
+        el("button", { type: "button", className: "reject", onclick: () => this.verdict(hit, "rejected") }, "✗ Not them"),
+      );
+    }
+    if (this.canExport) tools.append(el("a", { href: hit.clip_url, className: "clip" }, "Evidence clip"));
+    item.append(tools);
+    return item;
+  }
+
+  renderPicker(q) {
+    const wrap = el("div", { className: "picker", id: "search-picker" });
+    const stage = el("div", { className: "picker-stage" });
+    const img = el("img", { src: q.photo_url, alt: "The query photo", draggable: false });
+    stage.append(img);
+    const boxes = [];
+    const place = () => {
+      const scale = img.clientWidth / (q.photo?.width || img.naturalWidth || 1);
+      for (const [node, box] of boxes) {
+        Object.assign(node.style, { left: `${box[0] * scale}px`, top: `${box[1] * scale}px`, width: `${box[2] * scale}px`, height: `${box[3] * scale}px` });
+      }
+      return scale;
+    };
+    q.candidates.forEach((c, n) => {
+      const node = el("button", { type: "button", className: "candidate", title: `Person ${n + 1}`, dataset: { n: String(n) }, onclick: () => this.choose(c.box) });
+      boxes.push([node, c.box]);
+      stage.append(node);
+    });
+    img.addEventListener("load", place);
+    // Drawing a box: press, drag, release on the photo.
+    let start = null;
+    const drawn = el("div", { className: "drawn" });
+    stage.append(drawn);
+    const point = (e) => {
+      const r = img.getBoundingClientRect();
+      return { x: Math.min(Math.max(0, e.clientX - r.left), r.width), y: Math.min(Math.max(0, e.clientY - r.top), r.height) };
+    };
+    img.addEventListener("pointerdown", (e) => {
+      start = point(e);
+      img.setPointerCapture?.(e.pointerId);
+    });
+    img.addEventListener("pointermove", (e) => {
+      if (!start) return;
+      const p = point(e);
+      Object.assign(drawn.style, { display: "block", left: `${Math.min(start.x, p.x)}px`, top: `${Math.min(start.y, p.y)}px`, width: `${Math.abs(p.x - start.x)}px`, height: `${Math.abs(p.y - start.y)}px` });
+    });
+    img.addEventListener("pointerup", (e) => {
+      if (!start) return;
+      const box = dragBox(start, point(e), place());
+      start = null;
+      if (box[2] >= 8 && box[3] >= 16) this.choose(box);
+    });
+    wrap.append(stage, el("p", { className: "muted" }, q.candidates.length ? "Click a person, or drag a box around another." : "Drag a box around the person on the photo."));
+    return wrap;
+  }
+
+  async choose(box) {
+    try {
+      const data = await post(this.doc.query.urls.choose, new URLSearchParams({ box: box.join(",") }));
+      this.accept(data);
+    } catch (error) {
+      this.say(error.message, "error");
+    }
+  }
+
+  async refine() {
+    try {
+      this.accept(await post(this.doc.query.urls.refine));
+    } catch (error) {
+      this.say(error.message, "error");
+    }
+  }
+
+  async rerun() {
+    try {
+      this.accept(await post(this.doc.query.urls.rerun));
+    } catch (error) {
+      this.say(error.message, "error");
+    }
+  }
+
+  async verdict(hit, value) {
+    try {
+      const data = await post(hit.verdict_url, new URLSearchParams({ verdict: value }));
+      Object.assign(hit, { verdict: data.hit.verdict });
+      this.renderListOnly();
+      const refine = this.body.querySelector("#search-refine");
+      if (refine) refine.disabled = !this.doc.hits.some((h) => h.verdict);
+      this.say(value === "rejected" ? "Left out. Refine to search again without it." : "Noted.", "info");
+    } catch (error) {
+      this.say(error.message, "error");
+    }
+  }
+
+  play(hit) {
+    const player = window.sightline?.player;
+    const video = this.doc.videos[String(hit.video)];
+    if (!player || !video?.stream_url) {
+      this.say("This video cannot be played yet.", "error");
+      return;
+    }
+    const hits = visibleHits(this.doc.hits, this.minScore);
+    this.selected = hits.findIndex((h) => h.id === hit.id);
+    for (const node of this.body.querySelectorAll("li.hit")) node.classList.toggle("selected", node.dataset.hit === String(hit.id));
+    player.open({ ...video, name: video.name }, hit.start_s);
+    if (!this.overlay) this.overlay = new Overlay(player.video);
+    this.overlay.setTrack(hit.boxes, `#${hit.rank}`);
+    this.root.dataset.playing = String(hit.id);
+  }
+
+  onKey(e) {
+    if (!this.doc || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.target instanceof HTMLElement && e.target.closest("input, textarea, select, [contenteditable]")) return;
+    const step = { n: 1, N: 1, p: -1, P: -1 }[e.key];
+    if (!step) return;
+    const hits = visibleHits(this.doc.hits, this.minScore);
+    const i = nextIndex(this.selected, hits.length, step);
+    if (i >= 0) {
+      e.preventDefault();
+      this.play(hits[i]);
+    }
+  }
+
+  async loadHistory() {
+    if (!this.history) return;
+    const response = await fetch(this.queriesUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const { queries } = await response.json();
+    this.history.replaceChildren(...queries.slice(0, 12).map((q) => el("li", {},
+      el("button", { type: "button", className: "link", onclick: () => this.loadResults(q.id) },
+        el("img", { src: q.photo_url, alt: "", loading: "lazy" }),
+        ` #${q.id} ${q.created_by ?? ""} ${formatWall(q.created_at)} · ${q.state}`),
+    )));
+  }
+}
+
+function main() {
+  const root = document.getElementById("search-panel");
+  if (!root) return;
+  const panel = new SearchPanel(root);
+  window.sightline = { ...(window.sightline ?? {}), search: panel };
+}
+
+if (typeof document !== "undefined") main();
