@@ -222,8 +222,9 @@ def make_rendition(
                 out_stream = out.add_stream("libx264", rate=rate)
                 out_stream.width, out_stream.height = width, height
                 out_stream.pix_fmt = "yuv420p"
-                out_stream.time_base = in_stream.time_base
-                out_stream.codec_context.time_base = in_stream.time_base
+                time_base = in_stream.time_base or Fraction(1, 90000)
+                out_stream.time_base = time_base
+                out_stream.codec_context.time_base = time_base
                 out_stream.options = {"crf": str(crf), "preset": preset}
                 done = 0
                 last_pts = -1
@@ -236,7 +237,7 @@ def make_rendition(
                     last_pts = pts
                     out_frame = frame.reformat(width=width, height=height, format="yuv420p")
                     out_frame.pts = pts
-                    out_frame.time_base = in_stream.time_base
+                    out_frame.time_base = time_base
                     for packet in out_stream.encode(out_frame):
                         out.mux(packet)
                     done += 1
@@ -276,7 +277,7 @@ def make_poster(source: Path, target: Path, *, at_s: float = 1.0, max_width: int
                     break
             if chosen is None:
                 raise MediaError("No frame of the video could be decoded for its poster.")
-            image = chosen.to_image()
+            image = chosen.to_image()  # type: ignore[no-untyped-call]
         if image.width > max_width:
             image = image.resize((max_width, round(image.height * max_width / image.width)))
         image.save(tmp, format="JPEG", quality=85)

@@ -200,7 +200,7 @@ def ingest_work(job: Job, reporter: jobs.Reporter) -> None:
     Safe to run again after a crash at any point: the video's tracks, crops and vectors are removed first.
     On failure or cancel the partial results are removed again and the video says why.
     """
-    video = Video.objects.filter(pk=job.video_id).first()
+    video = Video.objects.filter(pk=job.video_id).first() if job.video_id else None
     if video is None:
         raise jobs.JobError("The video was deleted.")
     try:

@@ -72,19 +72,19 @@ def ranged_file_response(
     ctype = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     if getattr(settings, "SIGHTLINE_X_ACCEL_REDIRECT", False):
         relative = path.resolve().relative_to(Path(settings.MEDIA_ROOT).resolve())
-        response = HttpResponse(content_type=ctype)
-        response["X-Accel-Redirect"] = quote(f"{settings.SIGHTLINE_X_ACCEL_PREFIX.rstrip('/')}/{relative}")
-        return response
+        handed = HttpResponse(content_type=ctype)
+        handed["X-Accel-Redirect"] = quote(f"{settings.SIGHTLINE_X_ACCEL_PREFIX.rstrip('/')}/{relative}")
+        return handed
 
     size = path.stat().st_size
     header = request.headers.get("Range", "")
     try:
         byte_range = parse_range(header, size) if header else None
     except RangeNotSatisfiable:
-        response = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        response["Accept-Ranges"] = "bytes"
-        return response
+        refused = HttpResponse(status=416)
+        refused["Content-Range"] = f"bytes */{size}"
+        refused["Accept-Ranges"] = "bytes"
+        return refused
     if byte_range is None:
         byte_range, status = ByteRange(0, size - 1), 200
     else:

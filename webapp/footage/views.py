@@ -63,7 +63,7 @@ def uploads(request: HttpRequest, case_id: int) -> HttpResponse:
             raise UploadError(400, "Upload-Length is required (deferred lengths are not supported).")
         info = services.upload_store().create(
             case_id=access.case.pk,
-            user_id=int(request.user.pk),
+            user_id=int(request.user.pk or 0),  # authorize() let only signed-in users through
             length=int(length_header),
             metadata=parse_metadata(request.headers.get("Upload-Metadata", "")),
         )
@@ -211,8 +211,8 @@ def poster(request: HttpRequest, case_id: int, video_id: int) -> HttpResponseBas
     return ranged_file_response(request, _media_path(video.poster.name), content_type="image/jpeg")
 
 
-def _media_path(name: str) -> Path:
-    return Path(settings.MEDIA_ROOT) / name
+def _media_path(name: str | None) -> Path:
+    return Path(settings.MEDIA_ROOT) / (name or "")
 
 
 @require_POST
