@@ -101,3 +101,102 @@ def test_refine_drops_rejected_and_keeps_confirmed(
 
     actions = set(AuditEvent.objects.filter(case_id=case.pk).values_list("action", flat=True))
     assert {"search.start", "search.hit.confirmed", "search.hit.rejected", "search.refine"} <= actions
+
+
+@pytest.mark.urls("search_test_urls")
+def test_results_document_and_exports(pets_video: Any, photos: dict[str, Path], live_stack: Any) -> None:
+    import csv
+    import hashlib
+    import io
+    from datetime import UTC, datetime
+
+    from django.test import Client
+
+    from webapp.audit.models import AuditEvent
+    from webapp.footage.models import Video
+
+    case = pets_video.case
+    Video.objects.filter(pk=pets_video.pk).update(recording_started_at=datetime(2009, 3, 1, 9, 0, tzinfo=UTC))
+    query, _ = run(case, photos["person"])
+    services.set_verdict(hit=query.hits.get(rank=1), user=case.owner, verdict=Verdict.CONFIRMED)
+    client = Client()
+    client.force_login(case.owner)
+    doc = client.get(f"/cases/{case.pk}/search/queries/{query.pk}/").json()
+    assert doc["query"]["state"] == "results" and doc["query"]["photo_sha256"] == query.photo_sha256
+    assert doc["models"]["label"] and "appearance_only" in doc["models"]
+    top = doc["hits"][0]
+    assert top["rank"] == 1 and top["verdict"] == "confirmed"
+    assert top["words"] in {
+        "Very likely the same person",
+        "Likely the same person",
+        "Possibly the same person",
+        "Unlikely to be the same person",
+    }
+    assert top["frames"] == len(top["boxes"]) > 5
+    assert top["start_s"] == top["boxes"][0][0] and top["end_s"] == top["boxes"][-1][0]
+    assert top["start_wall"].startswith("2009-03-01T09:0")
+    video = doc["videos"][str(pets_video.pk)]
+    assert (
+        video["stream_url"] and video["sha256"] == pets_video.sha256 and video["label"] == "PETS 2009 view 1"
+    )
+    thumb = client.get(top["thumb_url"])
+    assert thumb.status_code == 200 and b"".join(thumb.streaming_content)[:2] == b"\xff\xd8"
+
+    report = client.get(doc["query"]["urls"]["report"]).content.decode()
+    assert query.photo_sha256 in report and pets_video.sha256 in report and "olivia" in report
+    assert "Confirmed moments (1)" in report
+    rows = list(csv.DictReader(io.StringIO(client.get(doc["query"]["urls"]["csv"]).content.decode())))
+    assert len(rows) == len(doc["hits"]) and rows[0]["verdict"] == "confirmed"
+    assert client.get(doc["query"]["urls"]["json"]).json()["hits"][0]["id"] == top["id"]
+
+    clip = client.get(top["clip_url"])
+    assert clip.status_code == 200
+    body = b"".join(clip.streaming_content)
+    assert hashlib.sha256(body).hexdigest() == clip["X-Content-SHA256"]
+    import av
+
+    with av.open(io.BytesIO(body)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+    assert stream.codec_context.name == "h264" and abs(frames - top["frames"]) <= 2
+    exported = AuditEvent.objects.filter(case_id=case.pk, action__startswith="search.export.")
+    assert set(exported.values_list("action", flat=True)) == {
+        "search.export.report",
+        "search.export.csv",
+        "search.export.json",
+        "search.export.clip",
+    }
+    assert exported.get(action="search.export.clip").details["sha256"] == clip["X-Content-SHA256"]
+
+
+def test_web_search_ranks_like_the_reid_cli(
+    pets_video: Any, photos: dict[str, Path], live_stack: Any
+) -> None:
+    """The same index (the case's folder, in the CLI's layout) and the same photo give the same ranking."""
+    import json
+    import subprocess
+    import sys
+
+    from webapp.footage.services import index_dir
+
+    query, job = run(pets_video.case, photos["person"])
+    assert job.status == JobStatus.DONE, job.error
+    web = [
+        (str(h.track.video_id), h.track.track_id, round(h.score, 4))
+        for h in query.hits.select_related("track").order_by("rank")
+    ]
+    env = dict(live_stack["env"])
+    args = ["search", "--index", str(index_dir(pets_video.case_id)), "--query", str(photos["person"])]
+    args += ["--top", str(query.params["top_k"]), "--json", "--threads", "1"]
+    out = subprocess.run(
+        [sys.executable, "-m", "reid_core.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    cli = [(m["video"], m["track_id"], m["score"]) for m in json.loads(out.stdout)["hits"]]
+    assert len(web) >= 10
+    assert [k[:2] for k in web] == [k[:2] for k in cli]
+    assert all(abs(a[2] - b[2]) < 1e-3 for a, b in zip(web, cli, strict=True))
