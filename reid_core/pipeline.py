@@ -46,7 +46,7 @@ from reid_core.types import (
     Vectors,
     VideoIngest,
 )
-from reid_core.video import iter_frames, probe
+from reid_core.video import iter_frames, prefetch, probe
 
 ProgressFn = Callable[[Progress], None]
 StopFn = Callable[[], bool]
@@ -177,7 +177,7 @@ class Engine:
         started = time.perf_counter()
         calls_before = self.embed_calls
         analysed = detections = 0
-        frames = iter_frames(path, rate, times)
+        frames = prefetch(iter_frames(path, rate, times))  # decoding overlaps detection
         total = info.frame_count
 
         def finish(done: list[Track]) -> None:
@@ -190,43 +190,48 @@ class Engine:
                     tracks.append(track)
             clock.lap("embed")
 
-        next_gallery_id = 1
-        while True:
-            frame = next(frames, None)
-            clock.lap("decode")
-            if frame is None:
-                break
-            if should_stop is not None and should_stop():
-                raise CancelledError(f"{path}: ingest cancelled after {analysed} analysed frames")
-            dets = self.detector.detect([frame.image])[0]
-            clock.lap("detect")
-            analysed += 1
-            detections += len(dets)
-            if on_frame is not None:
-                on_frame(frame, dets)
-            if tracker is None:
-                # Still images: every confident person is a one-frame track and its own snapshot
-                # (the low-score boxes a tracker would use to bridge occlusions have no use here).
-                tracked = []
-                for d in (d for d in dets if d.score >= s.tracker.high_threshold):
-                    tracked.append((next_gallery_id, d))
-                    next_gallery_id += 1
-                pool.offer(frame.image, frame.index, frame.t, tracked)
-                clock.lap("snapshot")
-                finish([Track(tid, [TrackFrame(frame.index, frame.t, d.box, d.score)]) for tid, d in tracked])
-            else:
-                tracked = tracker.update(frame.index, frame.t, dets)
-                clock.lap("track")
-                pool.offer(frame.image, frame.index, frame.t, tracked)
-                clock.lap("snapshot")
-                finish(tracker.finished(times))
-                pool.retain(tracker.open_ids())
-            if progress is not None:
-                elapsed = time.perf_counter() - started
-                done = frame.index + 1
-                fps = done / elapsed if elapsed > 0 else 0.0
-                eta = (total - done) / fps if total and fps > 0 else None
-                progress(Progress("analyse", done, total, fps, eta))
+        try:
+            next_gallery_id = 1
+            while True:
+                frame = next(frames, None)
+                clock.lap("decode")
+                if frame is None:
+                    break
+                if should_stop is not None and should_stop():
+                    raise CancelledError(f"{path}: ingest cancelled after {analysed} analysed frames")
+                dets = self.detector.detect([frame.image])[0]
+                clock.lap("detect")
+                analysed += 1
+                detections += len(dets)
+                if on_frame is not None:
+                    on_frame(frame, dets)
+                if tracker is None:
+                    # Still images: every confident person is a one-frame track and its own snapshot
+                    # (the low-score boxes a tracker would use to bridge occlusions have no use here).
+                    tracked = []
+                    for d in (d for d in dets if d.score >= s.tracker.high_threshold):
+                        tracked.append((next_gallery_id, d))
+                        next_gallery_id += 1
+                    pool.offer(frame.image, frame.index, frame.t, tracked)
+                    clock.lap("snapshot")
+                    finish(
+                        [Track(tid, [TrackFrame(frame.index, frame.t, d.box, d.score)]) for tid, d in tracked]
+                    )
+                else:
+                    tracked = tracker.update(frame.index, frame.t, dets)
+                    clock.lap("track")
+                    pool.offer(frame.image, frame.index, frame.t, tracked)
+                    clock.lap("snapshot")
+                    finish(tracker.finished(times))
+                    pool.retain(tracker.open_ids())
+                if progress is not None:
+                    elapsed = time.perf_counter() - started
+                    done = frame.index + 1
+                    fps = done / elapsed if elapsed > 0 else 0.0
+                    eta = (total - done) / fps if total and fps > 0 else None
+                    progress(Progress("analyse", done, total, fps, eta))
+        finally:
+            frames.close()  # stops the decoding thread, also on errors and cancellation
         if tracker is not None:
             finish(tracker.close(times))
         if not times:

@@ -56,22 +56,33 @@ def sharpness(image: Image) -> float:
     return var / (var + 100.0)
 
 
-def quality(
-    det: Detection, pixels: Image, others: Sequence[Box], width: int, height: int, s: SnapshotSettings
+def base_quality(
+    det: Detection, others: Sequence[Box], width: int, height: int, s: SnapshotSettings
 ) -> float:
+    """Quality before sharpness: size, detector score, not cut by the border, not occluded (0..1)."""
     x, y, w, h = det.box
     size = min(1.0, h / s.full_height_px) ** 0.5
     b = s.border_px
     cut = x <= b or y <= b or x + w >= width - b or y + h >= height - b
     whole = 0.4 if cut else 1.0
     free = (1.0 - covered_fraction(det.box, others)) ** 2
-    return float(size * det.score * whole * free * (0.5 + 0.5 * sharpness(pixels)))
+    return float(size * det.score * whole * free)
+
+
+def quality(
+    det: Detection, pixels: Image, others: Sequence[Box], width: int, height: int, s: SnapshotSettings
+) -> float:
+    return base_quality(det, others, width, height, s) * (0.5 + 0.5 * sharpness(pixels))
 
 
 @dataclass
 class _TrackPool:
     bucket_s: float
     buckets: dict[int, Candidate] = field(default_factory=dict)
+
+    def best_in_bucket(self, t: float) -> float:
+        best = self.buckets.get(int(t // self.bucket_s))
+        return -1.0 if best is None else best.quality
 
     def offer(self, cand: Candidate, max_buckets: int) -> None:
         key = int(cand.t // self.bucket_s)
@@ -100,10 +111,12 @@ class SnapshotPool:
         h, w = image.shape[:2]
         boxes = [d.box for _, d in tracked]
         for i, (track_id, det) in enumerate(tracked):
-            pixels = crop(image, det.box)
-            others = boxes[:i] + boxes[i + 1 :]
-            q = quality(det, pixels, others, w, h, self.settings)
             pool = self._pools.setdefault(track_id, _TrackPool(self.settings.bucket_s))
+            base = base_quality(det, boxes[:i] + boxes[i + 1 :], w, h, self.settings)
+            if base <= pool.best_in_bucket(t):
+                continue  # cannot win its bucket even if perfectly sharp: skip the crop and the Laplacian
+            pixels = crop(image, det.box)
+            q = base * (0.5 + 0.5 * sharpness(pixels))
             pool.offer(Candidate(frame, t, det.box, q, pixels), self.settings.max_buckets)
 
     def retain(self, track_ids: set[int]) -> None:

@@ -16,7 +16,7 @@ import supervision as sv
 from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
 
 from reid_core.detect import Detection
-from reid_core.types import Box, Track, TrackFrame
+from reid_core.types import Track, TrackFrame
 
 
 @dataclass(frozen=True)
@@ -29,12 +29,18 @@ class TrackerSettings:
     interpolate_gap_s: float = 1.0  # fill short gaps linearly (ByteTrack's own post-processing)
 
 
-def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
+def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every (x, y, w, h) row of a with every row of b."""
+    ix = np.minimum(a[:, None, 0] + a[:, None, 2], b[None, :, 0] + b[None, :, 2]) - np.maximum(
+        a[:, None, 0], b[None, :, 0]
+    )
+    iy = np.minimum(a[:, None, 1] + a[:, None, 3], b[None, :, 1] + b[None, :, 3]) - np.maximum(
+        a[:, None, 1], b[None, :, 1]
+    )
+    inter = np.clip(ix, 0, None) * np.clip(iy, 0, None)
+    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None, :] - inter
+    out: np.ndarray = inter / np.maximum(union, 1e-12)
+    return out
 
 
 class Tracker:
@@ -94,14 +100,12 @@ class Tracker:
     ) -> list[tuple[int, Detection]]:
         if not tracks or not detections:
             return []
-        cost = np.ones((len(tracks), len(detections)))
-        for i, trk in enumerate(tracks):
-            x0, y0, x1, y1 = (float(v) for v in trk.tlbr)
-            tbox = (x0, y0, x1 - x0, y1 - y0)
-            for j, det in enumerate(detections):
-                iou = _iou(tbox, det.box)
-                # An exact score match identifies the updating detection; IoU breaks (rare) ties.
-                cost[i, j] = (0.0 if float(trk.score) == det.score else 1.0) + (1.0 - iou)
+        det_boxes = np.array([d.box for d in detections], dtype=np.float64)
+        trk_boxes = np.array([[*t.tlbr[:2], t.tlbr[2] - t.tlbr[0], t.tlbr[3] - t.tlbr[1]] for t in tracks])
+        ious = _iou_matrix(trk_boxes, det_boxes)
+        same_score = np.array([[float(t.score) == d.score for d in detections] for t in tracks])
+        # An exact score match identifies the updating detection; IoU breaks (rare) ties.
+        cost = np.where(same_score, 0.0, 1.0) + (1.0 - ious)
         rows, cols = linear_sum_assignment(cost)
         pairs = zip(rows, cols, strict=True)
         return [(int(tracks[r].external_track_id), detections[c]) for r, c in pairs if cost[r, c] < 1.5]

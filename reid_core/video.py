@@ -6,7 +6,9 @@ are what a player seeks to. Only frames picked by the analysis rate are converte
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,3 +156,44 @@ def iter_frames(
         raise FootageError(f"{path}: decoding failed after {decoded} frames ({exc})") from exc
     if decoded == 0:
         raise EmptyFootageError(f"{path}: no frame could be decoded")
+
+
+_DONE = object()
+
+
+def prefetch(frames: Iterator[Frame], depth: int = 4) -> Generator[Frame, None, None]:
+    """Decode ahead in a background thread (PyAV and ONNX Runtime release the GIL, so decoding overlaps
+    detection). At most `depth` frames wait in memory; a decoding error is re-raised in the caller.
+    """
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for frame in frames:
+                while not stop.is_set():
+                    try:
+                        q.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            q.put(exc)
+
+    thread = threading.Thread(target=work, name="reid-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, Frame)
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
