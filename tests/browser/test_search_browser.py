@@ -1,0 +1,170 @@
+"""Search by photo in Debian's Chromium, end to end: daphne serves the real case page, a real Celery worker
+runs the search with the real models on the PETS clip, the job's events arrive over the case websocket.
+
+1. A crop of one person (taken where reid_core's evaluation takes its query, outside the frames it scores)
+   is dropped on the page; results appear; clicking the top one seeks the player to the moment's start and
+   draws the box overlay; N goes to the next moment; rejecting a wrong hit and refining gives a list
+   without it.
+2. A whole frame with several people shows their boxes; clicking one searches for that person.
+Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "webapp" / "search"))
+import search_pets
+
+from webapp.search.models import Hit, Query
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.services,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture(scope="session")
+def pets(pytestconfig: pytest.Config) -> search_pets.PetsIngest:
+    if not search_pets.pets_clip().exists():
+        pytest.fail(f"the PETS clip is missing at {search_pets.pets_clip()}: set SIGHTLINE_SHARED_DIR")
+    return search_pets.pets_ingest(pytestconfig.cache.mkdir("sightline-search-pets"))
+
+
+@pytest.fixture(scope="session")
+def query_photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import cv2
+
+    folder = tmp_path_factory.mktemp("browser-photos")
+    query = search_pets.largest_query()
+    image = search_pets.frame_image(query.frame)
+    cv2.imwrite(str(folder / "scene.jpg"), image)
+    return {
+        "person": search_pets.save_crop(image, query.box, folder / "person.jpg"),
+        "scene": folder / "scene.jpg",
+    }
+
+
+DROP = """async ({ data, name }) => {
+  const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], name, { type: "image/jpeg" }));
+  const target = document.querySelector("h1");
+  for (const type of ["dragenter", "dragover", "drop"]) {
+    target.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  }
+}"""
+
+
+def drop_photo(page: Any, path: Path) -> None:
+    page.evaluate(DROP, {"data": base64.b64encode(path.read_bytes()).decode(), "name": path.name})
+
+
+def open_case(page_for: Any, live_server_url: str, case: Any) -> Any:
+    page = page_for(case.owner)
+    page.goto(f"{live_server_url}/cases/{case.pk}/")
+    page.wait_for_selector("#live-status[data-state=live]")
+    return page
+
+
+def player_state(page: Any) -> dict[str, Any]:
+    return dict(
+        page.evaluate(
+            """() => { const v = document.getElementById('player-video');
+                 const c = document.querySelector('canvas.search-overlay');
+                 return { t: v.currentTime, box: c ? (c.dataset.box || null) : null }; }"""
+        )
+    )
+
+
+def wait_at(page: Any, start: float) -> dict[str, Any]:
+    page.wait_for_function(
+        """(start) => { const v = document.getElementById('player-video');
+             const c = document.querySelector('canvas.search-overlay');
+             return v && v.readyState >= 2 && !v.seeking && Math.abs(v.currentTime - start) < 0.5
+                    && c && c.dataset.box; }""",
+        arg=start,
+        timeout=20_000,
+    )
+    return player_state(page)
+
+
+def test_drop_photo_play_moment_reject_and_refine(
+    page_for: Any,
+    live_server_url: str,
+    case: Any,
+    pets: Any,
+    query_photos: dict[str, Path],
+    artifacts_dir: Path,
+) -> None:
+    video = search_pets.store_pets(case, pets)
+    page = open_case(page_for, live_server_url, case)
+    drop_photo(page, query_photos["person"])
+    page.wait_for_selector("#search-panel[data-state=results] li.hit", timeout=60_000)
+    assert page.locator("#search-pack").inner_text()
+    page.screenshot(path=str(artifacts_dir / "search-results.png"), full_page=True)
+
+    query = Query.objects.get(case=case)
+    hits = list(Hit.objects.filter(query=query).select_related("track").order_by("rank"))
+    assert page.locator("li.hit").count() == len(hits) >= 10
+    assert page.locator("li.hit").first.get_attribute("data-hit") == str(hits[0].pk)
+    assert page.locator(f".timeline[data-video='{video.pk}'] .mark").count() == len(hits)
+
+    # The top moment: the player seeks to its start and the person's box is drawn over the video.
+    page.locator("li.hit .hit-open").first.click()
+    state = wait_at(page, hits[0].start_s)
+    assert abs(state["t"] - hits[0].start_s) < 0.5
+    x, y, w, h = (float(v) for v in state["box"].split(","))
+    assert x >= 0 and y >= 0 and w > 5 and h > 10
+    page.locator("#player").screenshot(path=str(artifacts_dir / "search-player-overlay.png"))
+    # Keyboard: N plays the next moment.
+    page.locator("body").press("n")
+    assert abs(wait_at(page, hits[1].start_s)["t"] - hits[1].start_s) < 0.5
+
+    # Reject the best-ranked hit that is not the query's person, then refine.
+    gt = search_pets.gt_boxes(search_pets.largest_query().gt_id)
+    wrong = next(h for h in hits[1:] if search_pets.track_matches(h.track.boxes, gt) < 0.2)
+    page.locator(f"li.hit[data-hit='{wrong.pk}'] button.reject").click()
+    page.wait_for_selector(f"li.hit[data-hit='{wrong.pk}']", state="detached")
+    page.locator("#search-refine").click()
+    page.wait_for_function(
+        "(old) => { const p = document.getElementById('search-panel');"
+        " return p.dataset.query !== String(old) && p.dataset.state === 'results'; }",
+        arg=query.pk,
+        timeout=60_000,
+    )
+    refined = Query.objects.get(refined_from=query)
+    tracks = {h.track_id for h in Hit.objects.filter(query=refined)}
+    assert wrong.track_id not in tracks and len(tracks) >= 5
+    shown = page.evaluate("() => window.sightline.search.doc.hits.map((h) => h.track)")
+    assert wrong.track.track_id not in shown
+    assert page.locator("li.hit").count() == len(tracks)
+    page.screenshot(path=str(artifacts_dir / "search-refined.png"), full_page=True)
+
+
+def test_photo_with_several_people_lets_the_user_pick(
+    page_for: Any,
+    live_server_url: str,
+    case: Any,
+    pets: Any,
+    query_photos: dict[str, Path],
+    artifacts_dir: Path,
+) -> None:
+    search_pets.store_pets(case, pets)
+    page = open_case(page_for, live_server_url, case)
+    page.set_input_files("#search-file", str(query_photos["scene"]))  # the file picker this time
+    page.wait_for_selector("#search-panel[data-state=choose_person] .candidate", timeout=60_000)
+    candidates = page.locator("#search-picker .candidate")
+    assert candidates.count() >= 3
+    page.screenshot(path=str(artifacts_dir / "search-choose-person.png"), full_page=True)
+    candidates.nth(1).click()
+    page.wait_for_selector("#search-panel[data-state=results] li.hit", timeout=60_000)
+    query = Query.objects.get(case=case)
+    assert query.params["box"] == query.params["candidates"][1]["box"]
