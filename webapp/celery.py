@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, signals
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.dev")
 
@@ -20,7 +20,9 @@ logger = logging.getLogger(__name__)
 
 app = Celery("webapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = (Queue("ingest"), Queue("search"))
+# Ingestion (long, heavy) and search (short, interactive) have their own queues so a worker can be given
+# to searches alone; tasks are routed by module in settings.CELERY_TASK_ROUTES.
+app.conf.task_queues = tuple(Queue(name, Exchange(name), routing_key=name) for name in ("ingest", "search"))
 app.autodiscover_tasks()
 
 

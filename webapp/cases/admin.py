@@ -3,9 +3,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
 from webapp.admin_links import admin_changelist_link, admin_link
+from webapp.cases import services
 from webapp.cases.models import Case, Membership, ShareLink
 
 
@@ -73,13 +73,17 @@ class CaseAdmin(admin.ModelAdmin[Case]):
 
     @admin.action(description="Lock selected cases as evidence (retention keeps them)")
     def lock_as_evidence(self, request: HttpRequest, queryset: QuerySet[Case]) -> None:
-        count = queryset.update(locked=True)
-        self.message_user(request, f"Locked {count} case(s).")
+        cases = list(queryset.filter(locked=False))
+        for case in cases:
+            services.set_locked(case=case, locked=True, actor=request.user, request=request)  # type: ignore[arg-type]
+        self.message_user(request, f"Locked {len(cases)} case(s).")
 
     @admin.action(description="Unlock selected cases")
     def unlock(self, request: HttpRequest, queryset: QuerySet[Case]) -> None:
-        count = queryset.update(locked=False)
-        self.message_user(request, f"Unlocked {count} case(s).")
+        cases = list(queryset.filter(locked=True))
+        for case in cases:
+            services.set_locked(case=case, locked=False, actor=request.user, request=request)  # type: ignore[arg-type]
+        self.message_user(request, f"Unlocked {len(cases)} case(s).")
 
 
 @admin.register(Membership)
@@ -141,5 +145,8 @@ class ShareLinkAdmin(admin.ModelAdmin[ShareLink]):
 
     @admin.action(description="Revoke selected links")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ShareLink]) -> None:
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = sum(
+            services.revoke_share_link(link=link, actor=request.user, request=request)  # type: ignore[arg-type]
+            for link in queryset.select_related("case")
+        )
         self.message_user(request, f"Revoked {count} link(s).")

@@ -2,9 +2,10 @@
 
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from webapp.settings.base import *  # noqa: F403
-from webapp.settings.env import env_str
+from webapp.settings.env import env_int, env_str
 
 DEBUG = False
 SECRET_KEY = "test-only-insecure-key"  # noqa: S105
@@ -15,8 +16,15 @@ WHITENOISE_AUTOREFRESH = True
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 MEDIA_ROOT = Path(env_str("SIGHTLINE_MEDIA_ROOT", tempfile.mkdtemp(prefix="sightline-test-media-")))
 
+
+def _with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
 if not EMBEDDED:  # noqa: F405
-    REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/15")
+    # Same Redis server as REDIS_URL, its own DB number, so tests never touch the app's queues.
+    REDIS_URL = _with_db(REDIS_URL, env_int("SIGHTLINE_TEST_REDIS_DB", 15))  # noqa: F405
     CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [REDIS_URL]  # noqa: F405
-    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
-    # Subprocesses (daphne, celery) get the test database's real name through DATABASE_URL.
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "sightline-test"  # noqa: F405
+    CELERY_BROKER_URL = REDIS_URL

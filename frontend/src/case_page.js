@@ -1,0 +1,61 @@
+// The case page: live job panel. Other panels (footage, search) listen to the same events on document:
+// "sightline:job" (one job event) and "sightline:state" (the reloaded list).
+
+import { CaseSocket, socketUrl } from "./socket.js";
+import { applyState, mergeJob, renderJobs } from "./jobs.js";
+
+const STATUS_WORDS = {
+  connecting: "connecting…",
+  live: "live",
+  reconnecting: "reconnecting…",
+  stale: "offline",
+  "not-found": "no access",
+  stopped: "stopped",
+};
+
+function csrfToken() {
+  const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+  return input ? input.value : "";
+}
+
+function main() {
+  const panel = document.getElementById("jobs-panel");
+  if (!panel) return;
+  const list = document.getElementById("jobs-list");
+  const live = document.getElementById("live-status");
+  const state = new Map();
+  const redraw = () => renderJobs(list, state);
+
+  const socket = new CaseSocket({
+    url: socketUrl(window.location, panel.dataset.socketPath),
+    stateUrl: panel.dataset.jobsUrl,
+    onEvent(event) {
+      if (mergeJob(state, event)) redraw();
+      document.dispatchEvent(new CustomEvent("sightline:job", { detail: event }));
+    },
+    onState(payload) {
+      if (applyState(state, payload)) redraw();
+      document.dispatchEvent(new CustomEvent("sightline:state", { detail: payload }));
+    },
+    onStatus(status) {
+      live.dataset.state = status;
+      live.textContent = STATUS_WORDS[status] ?? status;
+    },
+  }).start();
+  window.sightline = { ...(window.sightline ?? {}), socket, jobs: state };
+
+  const form = document.getElementById("selfcheck-form");
+  if (form) {
+    form.addEventListener("submit", async (submit) => {
+      submit.preventDefault();
+      const response = await fetch(form.action, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+      });
+      if (response.ok && mergeJob(state, await response.json())) redraw();
+    });
+  }
+}
+
+main();

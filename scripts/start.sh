@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Starts Sightline on this machine: installs what is missing, prepares the database, creates a first admin
+# account, then runs the web server (daphne) and one Celery worker until Ctrl-C.
+#
+#   scripts/start.sh
+#
+# Environment (all optional):
+#   SIGHTLINE_MODE=services|embedded   force a mode; default: services when PostgreSQL and Redis are reachable
+#                                      or startable here, embedded (SQLite, no servers) otherwise
+#   SIGHTLINE_HOST / SIGHTLINE_PORT    where the web server listens (127.0.0.1:8000)
+#   SIGHTLINE_ADMIN_USER / SIGHTLINE_ADMIN_PASSWORD   the first admin (default user "admin", password generated)
+#   DATABASE_URL, REDIS_URL, SIGHTLINE_DATA_DIR, SIGHTLINE_MEDIA_ROOT, REID_MODELS_DIRS, DJANGO_SETTINGS_MODULE
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+say() { printf '\033[1m[sightline]\033[0m %s\n' "$*"; }
+
+bash scripts/setup.sh
+# shellcheck source=lib/services.sh
+source scripts/lib/services.sh
+# shellcheck disable=SC1091
+source .venv/bin/activate
+
+export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-webapp.settings.dev}
+export SIGHTLINE_DATA_DIR=${SIGHTLINE_DATA_DIR:-$ROOT/var}
+export PYTHONUNBUFFERED=1
+HOST=${SIGHTLINE_HOST:-127.0.0.1}
+PORT=${SIGHTLINE_PORT:-8000}
+mkdir -p "$SIGHTLINE_DATA_DIR"
+
+# --- mode ---------------------------------------------------------------------------------------------
+MODE=${SIGHTLINE_MODE:-auto}
+why=""
+if [[ $MODE == auto || $MODE == services ]]; then
+  if ensure_postgres && ensure_redis && url=$(postgres_url sightline); then
+    MODE=services
+    export DATABASE_URL=${DATABASE_URL:-$url}
+    export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+    # The database itself may be missing on a fresh machine.
+    admin_url=${DATABASE_URL%/*}/postgres
+    db_name=${DATABASE_URL##*/}
+    if ! psql "$DATABASE_URL" -Atc 'select 1' >/dev/null 2>&1; then
+      say "creating database $db_name"
+      psql "$admin_url" -qc "CREATE DATABASE \"$db_name\"" >/dev/null
+    fi
+  elif [[ $MODE == services ]]; then
+    say "SIGHTLINE_MODE=services but PostgreSQL or Redis cannot be reached or started"; exit 1
+  else
+    MODE=embedded
+    why=" (PostgreSQL or Redis not reachable)"
+  fi
+fi
+if [[ $MODE != services && $MODE != embedded ]]; then
+  say "SIGHTLINE_MODE must be services or embedded, not '$MODE'"; exit 1
+fi
+export SIGHTLINE_MODE=$MODE
+
+# --- database and first admin -------------------------------------------------------------------------
+say "preparing the database"
+python manage.py migrate --no-input -v 0
+python manage.py ensure_admin
+
+# --- run ----------------------------------------------------------------------------------------------
+# Both processes share one process group with this script: Ctrl-C (or the trap) stops them together.
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  say "stopping"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+worker_args=(-A webapp worker -Q ingest,search --loglevel INFO --concurrency "${SIGHTLINE_WORKER_CONCURRENCY:-1}")
+if [[ $MODE == embedded ]]; then
+  # The filesystem transport has no fan-out: no gossip, mingle or heartbeat; one process polls it.
+  worker_args+=(--pool solo --without-gossip --without-mingle --without-heartbeat)
+fi
+celery "${worker_args[@]}" &
+pids+=($!)
+daphne -b "$HOST" -p "$PORT" webapp.asgi:application &
+pids+=($!)
+
+if [[ $MODE == embedded ]]; then
+  say "mode: embedded$why: SQLite, SQLite channel layer and a filesystem queue under $SIGHTLINE_DATA_DIR"
+else
+  say "mode: services: PostgreSQL ($DATABASE_URL) and Redis ($REDIS_URL)"
+fi
+say "open http://$HOST:$PORT/  (administration: http://$HOST:$PORT/admin/)  Ctrl-C stops"
+# Exit as soon as either process dies, so a crash is not hidden behind the other one still running.
+wait -n "${pids[@]}"
+say "a process exited; shutting down the other"

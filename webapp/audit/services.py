@@ -1,0 +1,47 @@
+"""Writing audit events. The only way rows enter the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Model
+from django.http import HttpRequest
+
+from webapp.audit.models import AuditEvent
+from webapp.cases.models import Case
+
+
+def client_address(request: HttpRequest | None) -> str | None:
+    """The peer address. Behind a reverse proxy, the proxy must pass the client in REMOTE_ADDR
+    (e.g. nginx real_ip); X-Forwarded-For is not trusted here because clients can forge it."""
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def record(
+    *,
+    action: str,
+    actor: AbstractBaseUser | AnonymousUser | None = None,
+    case: Case | None = None,
+    target: Model | None = None,
+    request: HttpRequest | None = None,
+    details: dict[str, Any] | None = None,
+    actor_label: str | None = None,
+) -> AuditEvent:
+    if actor is None and request is not None:
+        actor = request.user
+    user = actor if actor is not None and actor.is_authenticated else None
+    label = actor_label or (user.get_username() if user is not None else "anonymous")
+    return AuditEvent.objects.create(
+        action=action,
+        actor_id=user.pk if user is not None else None,
+        actor_label=label[:150],
+        case_id=case.pk if case is not None else None,
+        case_label=case.title[:200] if case is not None else "",
+        target_type=target._meta.model_name or "" if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        client_address=client_address(request),
+        details=details or {},
+    )
