@@ -26,6 +26,7 @@ BUNDLED_DIR = PACKAGE_DIR / "bundled"
 SIDECAR_NAME = "models.toml"
 ENV_DIRS = "REID_MODELS_DIRS"
 ENV_CACHE = "REID_MODELS_CACHE"
+ENV_EMBEDDER = "REID_EMBEDDER"
 ACCURATE_MODELS = ("yolox_nano", "osnet_x0_25_msmt17")
 DEFAULT_MODELS = ("nanodet_g_416", "mobilenetv2_colour")
 DOWNLOAD_TIMEOUT_S = 30.0
@@ -393,9 +394,11 @@ def choose_pack(
 ) -> Pack:
     """auto: the accurate pack when both of its models are found and verified, else the default pack.
 
-    ``embedder`` names any embedder in the manifests (e.g. a plug-in) to use instead of the pack's own.
+    ``embedder`` names any embedder in the manifests (e.g. a plug-in) to use instead of the pack's own;
+    without it, env REID_EMBEDDER does the same, so the CLI and the web app pick up a plug-in by setting.
     """
     search = _dirs(dirs)
+    embedder = embedder or os.environ.get(ENV_EMBEDDER) or None
     if preference not in ("auto", "default", "accurate"):
         raise ModelError(f"unknown pack '{preference}'; choose auto, default or accurate")
     reason = f"{preference} pack requested"

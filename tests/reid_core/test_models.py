@@ -23,6 +23,7 @@ from reid_core.models import (
     ChecksumMismatchError,
     ManifestError,
     ModelDownloadError,
+    ModelError,
     ModelNotFoundError,
     all_specs,
     choose_pack,
@@ -41,6 +42,7 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Never read or fill the user's real download cache or models dirs from a test.
     monkeypatch.setenv("REID_MODELS_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("REID_MODELS_DIRS", raising=False)
+    monkeypatch.delenv("REID_EMBEDDER", raising=False)
 
 
 def _sidecar(directory: Path, name: str, file: str, sha: str, urls: list[str]) -> None:
@@ -153,7 +155,9 @@ def test_missing_model_names_where_it_looked(tmp_path: Path) -> None:
         resolve("nope", dirs=[])
 
 
-def test_download_from_local_http_server_then_found(tmp_path: Path, http_dir: tuple[Path, str]) -> None:
+def test_download_from_local_http_server_then_found(
+    tmp_path: Path, http_dir: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     root, base = http_dir
     shutil.copy(SHARED_MODELS / "osnet_x0_25_msmt17.onnx", root / "reid.onnx")
     sha = hashlib.sha256((root / "reid.onnx").read_bytes()).hexdigest()
@@ -168,6 +172,11 @@ def test_download_from_local_http_server_then_found(tmp_path: Path, http_dir: tu
     # The plug-in model from the side-car can replace the pack's embedder.
     pack = choose_pack("default", dirs=[models], embedder="my_reid")
     assert pack.embedder.spec.name == "my_reid" and not pack.appearance_only
+    monkeypatch.setenv("REID_EMBEDDER", "my_reid")  # the setting the CLI and web app go through
+    assert choose_pack("auto", dirs=[models]).name == "default+my_reid"
+    monkeypatch.setenv("REID_EMBEDDER", "nanodet_g_416")
+    with pytest.raises(ModelError, match="is a detector, not an embedder"):
+        choose_pack("auto", dirs=[models])
 
 
 def test_download_offline_or_corrupt_fails_cleanly(tmp_path: Path, http_dir: tuple[Path, str]) -> None:
