@@ -391,11 +391,14 @@ def choose_pack(
     dirs: Sequence[Path] | None = None,
     *,
     embedder: str | None = None,
+    download: bool = False,
 ) -> Pack:
     """auto: the accurate pack when both of its models are found and verified, else the default pack.
 
     ``embedder`` names any embedder in the manifests (e.g. a plug-in) to use instead of the pack's own;
     without it, env REID_EMBEDDER does the same, so the CLI and the web app pick up a plug-in by setting.
+    ``download`` fetches missing models from their URLs (sha256 checked); off by default because an
+    offline machine would wait on every load.
     """
     search = _dirs(dirs)
     embedder = embedder or os.environ.get(ENV_EMBEDDER) or None
@@ -405,7 +408,7 @@ def choose_pack(
     chosen: tuple[str, ResolvedModel, ResolvedModel] | None = None
     if preference in ("auto", "accurate"):
         try:
-            det, emb = (resolve(n, dirs=search) for n in ACCURATE_MODELS)
+            det, emb = (resolve(n, dirs=search, download=download) for n in ACCURATE_MODELS)
             chosen = ("accurate", det, emb)
             if preference == "auto":
                 reason = "auto: accurate pack found and verified"
@@ -418,7 +421,7 @@ def choose_pack(
         chosen = ("default", det, emb)
     name, det, emb = chosen
     if embedder is not None:
-        emb = resolve(embedder, dirs=search)
+        emb = resolve(embedder, dirs=search, download=download)
         if emb.spec.task != "embedder":
             raise ModelError(f"model '{embedder}' is a {emb.spec.task}, not an embedder")
         name = f"{name}+{embedder}"
