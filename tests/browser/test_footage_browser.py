@@ -1,5 +1,6 @@
-"""Footage in the browser, end to end: Debian's Chromium drives the real case page served by daphne, a real
-Celery worker analyses the upload with the real models, and progress arrives over the case websocket.
+"""Footage in the browser, end to end: Debian's Chromium drives the real case page served by daphne, the
+session's real Celery worker analyses the upload with the real models (tests/conftest.py live_stack), and
+progress arrives over the case websocket.
 
 1. An upload of the PETS clip is interrupted by a page reload midway and resumed from the server's offset;
    the stored sha256 equals the source's.
@@ -11,20 +12,15 @@ Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 
-from webapp.cases.models import Case, Membership, Role
+from webapp.cases.models import Case
+from webapp.footage import services
+from webapp.footage.models import Video
+from webapp.jobs.models import Job
 
 pytestmark = [
     pytest.mark.browser,
@@ -33,125 +29,8 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
-PASSWORD = "pw-olivia-1"
-CHROMIUM_ARGS = [
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-]
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("SIGHTLINE_SHARED_DIR", REPO.parent / "shared"))
-
-
-def process_env() -> dict[str, str]:
-    from django.conf import settings
-    from django.db import connection
-
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "webapp.settings.test",
-        "DATABASE_URL": f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "SIGHTLINE_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "PYTHONUNBUFFERED": "1",
-    }
-    if (shared_dir() / "models").exists() and "REID_MODELS_DIRS" not in os.environ:
-        env["REID_MODELS_DIRS"] = str(shared_dir() / "models")
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(args: list[str], log: Path, ready: bytes) -> subprocess.Popen[bytes]:
-    handle = open(log, "wb")  # noqa: SIM115 - the child owns it
-    process = subprocess.Popen(
-        args, cwd=REPO, env=process_env(), stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    deadline = time.monotonic() + 60
-    while ready not in log.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop(process)
-            raise RuntimeError(f"{args[2]} did not start:\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.2)
-    return process
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    process = start(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "webapp.asgi:application"],
-        tmp_path / "daphne.log",
-        b"Listening on",
-    )
-    yield f"http://127.0.0.1:{port}"
-    stop(process)
-
-
-@pytest.fixture
-def worker(tmp_path: Path) -> Iterator[None]:
-    from webapp.celery import app
-
-    app.control.purge()
-    command = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "ingest", "-c", "1"]
-    command += ["-n", "browser@testhost", "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
-    process = start(
-        command,
-        tmp_path / "worker.log",
-        b" ready.",
-    )
-    yield
-    stop(process)
-
-
-@pytest.fixture
-def page(server: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        yield page
-        context.close()
-        browser.close()
-
-
-@pytest.fixture
-def case() -> Case:  # requested before page: the ORM cannot run once Playwright owns the loop
-    owner = User.objects.create_user("olivia", password=PASSWORD)
-    case = Case.objects.create(title="Platform 2 assault", owner=owner)
-    Membership.objects.create(case=case, user=owner, role=Role.OWNER)
-    return case
-
 
 def open_case(page: Any, server: str, case: Case) -> None:
-    page.goto(f"{server}/accounts/login/")
-    page.fill("#id_username", "olivia")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
     page.goto(f"{server}/cases/{case.pk}/")
     page.wait_for_selector("#live-status[data-state=live]")
 
@@ -160,8 +39,11 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_interrupted_upload_resumes_from_the_servers_offset(case: Case, server: str, page: Any) -> None:
-    clip = shared_dir() / "data" / "pets09_s2l1" / "vtest.avi"
+def test_interrupted_upload_resumes_from_the_servers_offset(
+    case: Case, live_server_url: str, page_for: Any, shared_dir: Path, artifacts_dir: Path, tmp_path: Path
+) -> None:
+    server, page = live_server_url, page_for(case.owner)
+    clip = shared_dir / "data" / "pets09_s2l1" / "vtest.avi"
     size = clip.stat().st_size
     open_case(page, server, case)
     # A slow link (about 2 MB/s) and 1 MiB pieces, so the reload lands in the middle of the upload.
@@ -176,7 +58,7 @@ def test_interrupted_upload_resumes_from_the_servers_offset(case: Case, server: 
     page.wait_for_function(
         f"() => Number(document.querySelector('li.upload')?.dataset.sent || 0) > {size // 3}", timeout=30_000
     )
-    page.screenshot(path=str(ARTIFACTS / "footage-upload-interrupted.png"))
+    page.screenshot(path=str(artifacts_dir / "footage-upload-interrupted.png"))
     page.reload()  # the connection drops mid-piece; the page forgets everything but localStorage
     page.wait_for_selector("#live-status[data-state=live]")
     cdp = page.context.new_cdp_session(page)
@@ -196,10 +78,23 @@ def test_interrupted_upload_resumes_from_the_servers_offset(case: Case, server: 
     video = next(v for v in listing["videos"] if v["id"] == video_id)
     assert video["sha256"] == sha256(clip)
     assert video["size_bytes"] == size
+    # This test is about the upload: stop the analysis it queued so the worker is free for the next test.
+    services.cancel_ingest(job=Job.objects.get(video_id=video_id), user=case.owner)
+
+    # A file that is not a video is refused with the reason on the page, and nothing is kept.
+    notes = tmp_path / "minutes.mp4"
+    notes.write_text("minutes of the meeting, not a video\n" * 50)
+    page.set_input_files("#file-input", str(notes))
+    refused = page.wait_for_selector("li.upload[data-name='minutes.mp4'][data-state=error]")
+    assert "not a video file" in refused.inner_text()
+    assert Video.objects.filter(case=case).count() == 1
 
 
-def test_upload_analyse_live_then_play_and_seek(case: Case, worker: None, server: str, page: Any) -> None:
-    clip = shared_dir() / "data" / "pets09_s2l1" / "vtest.avi"
+def test_upload_analyse_live_then_play_and_seek(
+    case: Case, live_server_url: str, page_for: Any, shared_dir: Path, artifacts_dir: Path
+) -> None:
+    server, page = live_server_url, page_for(case.owner)
+    clip = shared_dir / "data" / "pets09_s2l1" / "vtest.avi"
     page.add_init_script(
         "window.__jobEvents = [];"
         "document.addEventListener('sightline:job', (e) => window.__jobEvents.push(e.detail));"
@@ -222,7 +117,7 @@ def test_upload_analyse_live_then_play_and_seek(case: Case, worker: None, server
         timeout=180_000,
     )
     page.wait_for_selector("li.video[data-status=ingesting] img.poster")  # the list follows the stages
-    page.screenshot(path=str(ARTIFACTS / "footage-analysing.png"))
+    page.screenshot(path=str(artifacts_dir / "footage-analysing.png"))
     page.wait_for_selector("li.video[data-status=ready]", timeout=300_000)
     events = page.evaluate("window.__jobEvents")
     ingest = [e for e in events if e["kind"] == "ingest"]
@@ -250,5 +145,5 @@ def test_upload_analyse_live_then_play_and_seek(case: Case, worker: None, server
         )
         assert abs(video.evaluate("v => v.currentTime") - target) < 0.5
     page.wait_for_timeout(500)
-    page.screenshot(path=str(ARTIFACTS / "footage-player.png"), full_page=True)
+    page.screenshot(path=str(artifacts_dir / "footage-player.png"), full_page=True)
     assert any(status == 206 and header.startswith("bytes=") for status, header in ranges), ranges

@@ -1,8 +1,9 @@
-"""Ingestion through real Celery worker processes on PostgreSQL and Redis, with the real models.
+"""Ingestion through the test session's real Celery worker process (tests/conftest.py live_stack) on
+PostgreSQL and Redis, with the real models.
 
-The worker is killed with SIGKILL in the middle of a job; a worker started again under the same name takes
-the job back, and the result holds each track and vector exactly once. Then deleting the video removes its
-files, rows and vectors.
+The worker is killed with SIGKILL in the middle of a job; the same worker started again takes the job back,
+and the result holds each track and vector exactly once. Then deleting the video removes its files, rows and
+vectors. Cancel stops a running job and leaves nothing; retry runs it again to the end.
 """
 
 from __future__ import annotations
@@ -14,22 +15,13 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import User
 
-from webapp.cases.models import Case, Membership, Role
+from webapp.cases.models import Case
 from webapp.footage import services
 from webapp.footage.models import Snapshot, Track, Video, VideoStatus
 from webapp.jobs.models import Job, JobStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.slow]
-
-
-@pytest.fixture
-def case() -> Case:
-    owner = User.objects.create_user("ines", password="pw-ines-1")
-    case = Case.objects.create(title="Depot", owner=owner)
-    Membership.objects.create(case=case, user=owner, role=Role.OWNER)
-    return case
 
 
 def add_video(case: Case, clip: Path) -> Video:
@@ -52,12 +44,19 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, worker: A
     raise AssertionError(f"timed out waiting for {what}" + (f"\n{worker.log()}" if worker else ""))
 
 
+def restart(worker: Any) -> None:
+    """Start the killed worker again under its name, as a supervisor (systemd, Docker) would."""
+    ready_before = worker.log(tail=10_000_000).count(" ready.")
+    worker.start()
+    worker.wait_for(lambda: worker.log(tail=10_000_000).count(" ready.") > ready_before, 90, "ready again")
+
+
 def test_killed_worker_job_restarts_cleanly_without_duplicates(
-    case: Case, short_clip: Path, footage_workers
+    case: Case, short_clip: Path, live_stack: dict[str, Any]
 ) -> None:
+    first = second = live_stack["worker"]
     video = add_video(case, short_clip)
     job = Job.objects.get(video=video)
-    first = footage_workers("crashy@testhost")
 
     def analysing() -> bool:
         job.refresh_from_db()
@@ -69,13 +68,13 @@ def test_killed_worker_job_restarts_cleanly_without_duplicates(
     assert job.status == JobStatus.RUNNING  # nobody is left to say otherwise
     assert job.attempts == 1
 
-    second = footage_workers("crashy@testhost")  # the same worker, restarted
+    restart(second)
 
     def finished() -> bool:
         job.refresh_from_db()
         return job.finished
 
-    wait_for(finished, 180, "the re-queued job to finish", second)
+    wait_for(finished, 300, "the re-queued job to finish", second)
     assert job.status == JobStatus.DONE, job.error
     assert job.attempts == 2 and job.progress == 1.0
     video.refresh_from_db()
@@ -103,11 +102,11 @@ def test_killed_worker_job_restarts_cleanly_without_duplicates(
 
 
 def test_cancel_stops_a_running_job_and_leaves_no_results(
-    case: Case, short_clip: Path, footage_workers
+    case: Case, short_clip: Path, live_stack: dict[str, Any]
 ) -> None:
+    worker = live_stack["worker"]
     video = add_video(case, short_clip)
     job = Job.objects.get(video=video)
-    worker = footage_workers("canceller@testhost")
 
     def analysing() -> bool:
         job.refresh_from_db()

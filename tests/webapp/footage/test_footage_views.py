@@ -22,18 +22,6 @@ TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
 
 
 @pytest.fixture
-def owner() -> User:
-    return User.objects.create_user("olivia", password="pw-olivia-1")
-
-
-@pytest.fixture
-def case(owner: User) -> Case:
-    case = Case.objects.create(title="Station robbery", owner=owner)
-    Membership.objects.create(case=case, user=owner, role=Role.OWNER)
-    return case
-
-
-@pytest.fixture
 def client_for(owner: User):
     def make(user: User | None = None) -> Client:
         client = Client()
@@ -160,9 +148,9 @@ def test_protocol_errors(client_for, case: Case, settings) -> None:
     assert client.head(location, **TUS).status_code == 404
 
 
-def test_outsiders_get_404_and_viewers_cannot_upload(client_for, case: Case, pets_clip: Path) -> None:
+def test_outsiders_get_404_and_viewers_cannot_upload(client_for, case: Case, make_user, member_of) -> None:
     video = Video.objects.create(case=case, original_name="x.avi", status=VideoStatus.READY)
-    stranger = User.objects.create_user("mallory", password="pw-mallory-1")
+    stranger = make_user("mallory")
     outsider = client_for(stranger)
     for url in (
         f"/cases/{case.pk}/videos/",
@@ -172,8 +160,7 @@ def test_outsiders_get_404_and_viewers_cannot_upload(client_for, case: Case, pet
         assert outsider.get(url).status_code == 404, url
     assert outsider.post(f"/cases/{case.pk}/uploads/", HTTP_UPLOAD_LENGTH="10", **TUS).status_code == 404
     assert outsider.post(f"/cases/{case.pk}/videos/{video.pk}/delete").status_code == 404
-    viewer = User.objects.create_user("victor", password="pw-victor-1")
-    Membership.objects.create(case=case, user=viewer, role=Role.VIEWER)
+    viewer = member_of(Role.VIEWER)
     assert (
         client_for(viewer).post(f"/cases/{case.pk}/uploads/", HTTP_UPLOAD_LENGTH="10", **TUS).status_code
         == 403
