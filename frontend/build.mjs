@@ -13,7 +13,7 @@ const files = readdirSync(source).filter((name) => name.endsWith(".js"));
 for (const name of files) cpSync(join(source, name), join(target, name));
 
 // Browser builds of npm dependencies, copied as they ship: [file in node_modules, name in static/dist/vendor].
-const VENDOR = [];
+const VENDOR = [["tus-js-client/dist/tus.min.js", "tus.min.js"]];
 for (const [from, to] of VENDOR) {
   mkdirSync(join(target, "vendor"), { recursive: true });
   cpSync(join(here, "node_modules", from), join(target, "vendor", to));
