@@ -24,7 +24,9 @@ def ingest_video(self: Task, job_id: int) -> None:
 
 
 @signals.worker_ready.connect
-def _requeue_jobs_of_dead_workers(sender: Any = None, **_: Any) -> None:
+def _recover_after_restart(sender: Any = None, **_: Any) -> None:
     # A worker starting under the name of one that died mid-job takes its jobs back at once; jobs of other
-    # dead workers go once their row is older than services.STALE_AFTER_S.
+    # dead workers go once their row is older than services.STALE_AFTER_S. Abandoned uploads expire here
+    # too (and whenever a new upload starts).
     services.requeue_stale_jobs(worker=getattr(sender, "hostname", None))
+    services.upload_store().expire()
