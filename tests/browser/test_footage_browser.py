@@ -11,6 +11,7 @@ Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ def sha256(path: Path) -> str:
 
 
 def test_interrupted_upload_resumes_from_the_servers_offset(
-    case: Case, live_server_url: str, page_for: Any, shared_dir: Path, artifacts_dir: Path, tmp_path: Path
+    case: Case, live_server_url: str, page_for: Any, shared_dir: Path, artifacts_dir: Path
 ) -> None:
     server, page = live_server_url, page_for(case.owner)
     clip = shared_dir / "data" / "pets09_s2l1" / "vtest.avi"
@@ -81,12 +82,28 @@ def test_interrupted_upload_resumes_from_the_servers_offset(
     # This test is about the upload: stop the analysis it queued so the worker is free for the next test.
     services.cancel_ingest(job=Job.objects.get(video_id=video_id), user=case.owner)
 
-    # A file that is not a video is refused with the reason on the page, and nothing is kept.
-    notes = tmp_path / "minutes.mp4"
-    notes.write_text("minutes of the meeting, not a video\n" * 50)
-    page.set_input_files("#file-input", str(notes))
-    refused = page.wait_for_selector("li.upload[data-name='minutes.mp4'][data-state=error]")
-    assert "not a video file" in refused.inner_text()
+    # Two bad files dropped at once onto the drop zone: each is refused with its reason, nothing is kept.
+    dropped = {
+        "minutes.mp4": base64.b64encode(b"minutes of the meeting, not a video\n" * 50).decode(),
+        "cut-short.avi": base64.b64encode(clip.read_bytes()[:30_000]).decode(),
+    }
+    page.evaluate(
+        """(files) => {
+            const transfer = new DataTransfer();
+            for (const [name, data] of Object.entries(files)) {
+                const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+                transfer.items.add(new File([bytes], name, { type: "video/mp4" }));
+            }
+            const drop = new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true });
+            document.getElementById("dropzone").dispatchEvent(drop);
+        }""",
+        dropped,
+    )
+    notes = page.wait_for_selector("li.upload[data-name='minutes.mp4'][data-state=error]")
+    assert "not a video file" in notes.inner_text()
+    short = page.wait_for_selector("li.upload[data-name='cut-short.avi'][data-state=error]")
+    assert "truncated" in short.inner_text()
+    page.screenshot(path=str(artifacts_dir / "footage-refused.png"))
     assert Video.objects.filter(case=case).count() == 1
 
 
