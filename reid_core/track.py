@@ -101,7 +101,11 @@ class Tracker:
         if not tracks or not detections:
             return []
         det_boxes = np.array([d.box for d in detections], dtype=np.float64)
-        trk_boxes = np.array([[*t.tlbr[:2], t.tlbr[2] - t.tlbr[0], t.tlbr[3] - t.tlbr[1]] for t in tracks])
+        # The Kalman state is (centre x, centre y, aspect, height, ...); reading it directly avoids the
+        # library's tlbr property, which costs more than the rest of this mapping.
+        state = np.array([t.mean[:4] for t in tracks], dtype=np.float64)
+        w = state[:, 2] * state[:, 3]
+        trk_boxes = np.stack([state[:, 0] - w / 2, state[:, 1] - state[:, 3] / 2, w, state[:, 3]], axis=1)
         ious = _iou_matrix(trk_boxes, det_boxes)
         same_score = np.array([[float(t.score) == d.score for d in detections] for t in tracks])
         # An exact score match identifies the updating detection; IoU breaks (rare) ties.
