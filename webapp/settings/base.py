@@ -85,6 +85,8 @@ TEMPLATES = [
 
 # --- database ---------------------------------------------------------------------------------------------
 if EMBEDDED:
+    # SQLite creates the file but not its folder; a first run must not fail on a missing directory.
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES: dict[str, dict[str, Any]] = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
