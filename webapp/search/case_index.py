@@ -1,22 +1,32 @@
-"""The case's search index as the search worker reads it: the footage app's vectors + catalog (the layout
-`reid index --out` writes), kept in memory per worker process until the files change on disk.
+"""The case's search index as the search worker reads it: the footage app's vectors (cases/<case>/index/
+vectors, a reid_core VectorIndex) and a reid_core Catalog built from the database rows.
 
-A case with hours of footage has a catalog of many megabytes; parsing it again for every query would cost
-more than the search itself, so a loaded (index, catalog) pair is reused while the catalog file and the
-index's CURRENT version are the ones it was loaded from (both are replaced atomically by the footage app).
+Why not the catalog.json beside the vectors (the `reid` CLI's file, which the footage app also writes)? At
+ten hours of footage it holds millions of per-frame boxes; parsing it took most of a cold search
+(bench/search_bench.py prints both). The search only needs where each snapshot came from, plus the boxes
+of the few tracks it returns: those are read from the database, the boxes lazily. Ranking depends only on the
+vectors and the snapshot-to-track mapping, so the result is the one `reid search` gives on the same folder
+(tests/webapp/search/test_search_worker.py checks it).
+
+A loaded (index, catalog) pair is reused by the worker process while the index's CURRENT version and the
+catalog file are the ones it was loaded from (the footage app replaces both atomically on every change).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 from reid_core.catalog import FILENAME as CATALOG_FILE
-from reid_core.catalog import Catalog
+from reid_core.catalog import Catalog, SnapshotInfo, VideoRecord
 from reid_core.index import VectorIndex
-from webapp.footage.models import Track, VideoStatus
-from webapp.footage.services import VECTORS_SUBDIR, index_dir, load_case_index
+from reid_core.types import Track as EngineTrack
+from reid_core.types import TrackFrame
+from webapp.footage.models import Snapshot, Track, Video, VideoStatus
+from webapp.footage.services import VECTORS_SUBDIR, index_dir
 
 EMPTY_CASE_MESSAGE = (
     "This case has no analysed footage yet, so there is nothing to search. "
@@ -34,7 +44,7 @@ class EmptyCaseError(Exception):
 
 def has_searchable_footage(case_id: int) -> bool:
     ready = Track.objects.filter(video__case_id=case_id, video__status=VideoStatus.READY).exists()
-    return ready and (index_dir(case_id) / CATALOG_FILE).exists()
+    return ready and (index_dir(case_id) / VECTORS_SUBDIR).exists()
 
 
 def _version(directory: Path) -> tuple[object, ...]:
@@ -55,12 +65,75 @@ def load(case_id: int) -> tuple[VectorIndex, Catalog]:
         if cached is not None and cached[0] == version:
             _cache.move_to_end(case_id)
             return cached[1], cached[2]
-    loaded = load_case_index(case_id)
-    if loaded is None or len(loaded[0]) == 0:
+    index = VectorIndex.load(directory / VECTORS_SUBDIR)
+    if len(index) == 0:
         raise EmptyCaseError(EMPTY_CASE_MESSAGE)
+    catalog = build_catalog(case_id, models=read_models(directory / CATALOG_FILE))
     with _lock:
-        _cache[case_id] = (version, *loaded)
+        _cache[case_id] = (version, index, catalog)
         _cache.move_to_end(case_id)
         while len(_cache) > CACHED_CASES:
             _cache.popitem(last=False)
-    return loaded
+    return index, catalog
+
+
+def read_models(path: Path) -> dict[str, Any]:
+    """The catalog file's "models" entry without parsing the whole file (it is written first)."""
+    try:
+        with path.open() as fh:
+            head = fh.read(1 << 16)
+        start = head.index('"models":') + len('"models":')
+        models, _ = json.JSONDecoder().raw_decode(head, start)
+        return dict(models)
+    except (OSError, ValueError):
+        return {}
+
+
+def track_from_boxes(track_id: int, boxes: list[list[float]]) -> EngineTrack:
+    """A reid_core Track from the footage app's per-frame rows [frame, t, x, y, w, h]."""
+    return EngineTrack(
+        track_id, [TrackFrame(int(r[0]), float(r[1]), (r[2], r[3], r[4], r[5]), 0.0) for r in boxes]
+    )
+
+
+class _LazyTracks(dict[int, EngineTrack]):
+    """Track id -> reid_core Track of one video, read from the database on first access."""
+
+    def __init__(self, video_id: int) -> None:
+        super().__init__()
+        self.video_id = video_id
+
+    def __missing__(self, track_id: int) -> EngineTrack:
+        rows = Track.objects.filter(video_id=self.video_id, track_id=track_id)
+        row = rows.values_list("boxes", flat=True).first()
+        if row is None:
+            raise KeyError(track_id)
+        track = track_from_boxes(track_id, row)
+        self[track_id] = track
+        return track
+
+
+def build_catalog(case_id: int, models: dict[str, Any] | None = None) -> Catalog:
+    """The catalog of the case's ready videos: every snapshot's place, tracks loaded when first asked for."""
+    videos = list(Video.objects.filter(case_id=case_id, status=VideoStatus.READY))
+    catalog = Catalog(models=dict(models or {}))
+    for video in videos:
+        catalog.videos[str(video.pk)] = VideoRecord(
+            video=str(video.pk),
+            path=video.original.name,
+            width=video.width or 0,
+            height=video.height or 0,
+            duration_s=video.duration_s or 0.0,
+            analysis_fps=None,
+            tracks=_LazyTracks(video.pk),
+        )
+    rows = Snapshot.objects.filter(track__video__in=videos).values_list(
+        "track__video_id", "track__track_id", "ordinal", "frame", "t", "box", "quality"
+    )
+    for video_id, track_id, ordinal, frame, t, box, quality in rows.iterator(chunk_size=10_000):
+        info = SnapshotInfo(track_id, ordinal, frame, t, (box[0], box[1], box[2], box[3]), quality or 0.0)
+        catalog.videos[str(video_id)].snapshots.setdefault(track_id, []).append(info)
+    for rec in catalog.videos.values():
+        for snaps in rec.snapshots.values():
+            snaps.sort(key=lambda s: s.snapshot)
+    return catalog

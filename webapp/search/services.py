@@ -219,7 +219,9 @@ def search_work(job: Job, reporter: jobs.Reporter) -> None:
     query = Query.objects.select_related("case").filter(pk=job.query_id).first()
     if query is None:
         raise jobs.JobError("The query was deleted.")
-    reporter.stage("detect", total=1)
+    # Stage changes are the only events: each is a row update and a websocket message, and the whole job
+    # takes well under a second.
+    reporter.stage("detect")
     engine = get_engine()
     image = read_image(_photo_path(query))
     models = engine.models_info()
@@ -244,9 +246,8 @@ def search_work(job: Job, reporter: jobs.Reporter) -> None:
             return  # the page shows the candidates; choose_person() queues the search
         box = [round(float(v), 1) for v in chosen]
         _save_params(query, candidates=candidates, models=models, box=box)
-    reporter.progress(done=1, total=1)
 
-    reporter.stage("search", total=1)
+    reporter.stage("search")
     try:
         index, catalog = case_index.load(query.case_id)
     except case_index.EmptyCaseError as exc:
@@ -265,12 +266,10 @@ def search_work(job: Job, reporter: jobs.Reporter) -> None:
         confirmed=[(str(v), int(t)) for v, t in query.params.get("confirmed", [])],
         rejected=[(str(v), int(t)) for v, t in query.params.get("rejected", [])],
     )
-    reporter.progress(done=1, total=1)
 
-    reporter.stage("store", total=len(moments))
+    reporter.stage("store")
     store_hits(query=query, moments=moments)
     _save_params(query, outcome="results" if moments else "no_results")
-    reporter.progress(done=len(moments), total=len(moments))
 
 
 def _photo_path(query: Query) -> Any:

@@ -1,0 +1,338 @@
+"""Time from dropping a photo to the first result, on a case holding the equivalent of 10 hours of footage.
+
+    python bench/search_bench.py [--hours 10] [--queries 40]
+
+Needs PostgreSQL and Redis (as the tests do). It creates its own database (sightline_search_bench, dropped at
+the end), uses Redis DB 7 and a temporary media root, so it never touches the app's data.
+
+The case: the real PETS 2009 S2L1 clip (80 s) analysed by the real engine and stored by the footage app,
+plus SYNTHETIC videos up to --hours of footage: copies of the PETS tracks (same per-frame boxes, so the
+catalog and the database hold as much as real footage of that length would) whose snapshot vectors are
+random unit vectors. Only the index part is synthetic: rows, catalog and index have real sizes.
+
+Drop to first result, as the page does it: POST the photo to daphne (the web process checks it with Pillow and
+queues the job), a real Celery worker (engine preloaded, as in production) finds the person in the photo,
+embeds it and ranks the case, the "done" event arrives over the case websocket, the page GETs the results
+document. Query photos are crops of different PETS people (reid_core's evaluation query crops), in turn.
+
+The first query after the index changed also reads the case's catalog from disk (the worker then keeps it
+until the files change): reported apart as "cold". Baseline, same run, in this process: the search step
+(detect + embed + rank) with the catalog read from disk every time (no per-process cache) against the
+cached path (what the worker does). Numbers vary by +-30% on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "webapp" / "search"))
+sys.path.insert(0, str(REPO / "bench"))
+BENCH_DB = "sightline_search_bench"
+
+
+def configure(media_root: Path) -> dict[str, str]:
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sightline")
+    env = {
+        "DJANGO_SETTINGS_MODULE": "webapp.settings.test",
+        "DATABASE_URL": base.rsplit("/", 1)[0] + f"/{BENCH_DB}",
+        "SIGHTLINE_TEST_REDIS_DB": "7",
+        "SIGHTLINE_MEDIA_ROOT": str(media_root),
+        "PYTHONUNBUFFERED": "1",
+    }
+    import search_pets
+
+    dirs = search_pets.models_dirs()
+    if dirs and "REID_MODELS_DIRS" not in os.environ:
+        env["REID_MODELS_DIRS"] = os.pathsep.join(str(d) for d in dirs)
+    os.environ.update(env)
+    return {**os.environ}
+
+
+def create_database() -> None:
+    import psycopg
+
+    admin = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+
+
+def drop_database() -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    admin = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+
+
+def add_synthetic_footage(case: Any, pets: Any, hours: float, seed: int = 0) -> tuple[int, int, int]:
+    """Videos copying the PETS tracks with random snapshot vectors, up to `hours` of footage in the case."""
+    import numpy as np
+    from django.db import transaction
+
+    from reid_core.pipeline import add_to_index
+    from webapp.footage.models import Snapshot, Track, Video, VideoStatus
+    from webapp.footage.services import VECTORS_SUBDIR, index_dir, load_case_index
+
+    ingest = pets.ingest
+    copies = max(0, round(hours * 3600 / ingest.duration_s) - 1)
+    rng = np.random.default_rng(seed)
+    loaded = load_case_index(case.pk)
+    assert loaded is not None, "the real PETS video must be indexed first"
+    index, catalog = loaded
+    for n in range(copies):
+        with transaction.atomic():
+            video = Video.objects.create(
+                case=case,
+                original_name=f"synthetic-{n:04d}.avi",
+                sha256=f"{n:064x}",
+                duration_s=ingest.duration_s,
+                fps=7.0,
+                width=ingest.width,
+                height=ingest.height,
+                camera_label=f"Synthetic camera {n % 24}",
+                status=VideoStatus.READY,
+            )
+            Track.objects.bulk_create(
+                Track(
+                    video=video,
+                    track_id=tr.track_id,
+                    start_s=tr.start_s,
+                    end_s=tr.end_s,
+                    start_frame=tr.frames[0].frame,
+                    end_frame=tr.frames[-1].frame,
+                    best_frame=tr.frames[0].frame,
+                    best_t=tr.frames[0].t,
+                    best_box=[round(float(v), 1) for v in tr.frames[0].box],
+                    boxes=[[f.frame, round(f.t, 3), *(round(float(v), 1) for v in f.box)] for f in tr.frames],
+                )
+                for tr in ingest.tracks
+            )
+            tracks = {t.track_id: t for t in Track.objects.filter(video=video)}
+            Snapshot.objects.bulk_create(
+                Snapshot(
+                    track=tracks[s.track_id],
+                    ordinal=s.snapshot,
+                    frame=s.frame,
+                    t=s.t,
+                    box=[round(float(v), 1) for v in s.box],
+                    quality=float(s.quality),
+                )
+                for s in ingest.snapshots
+            )
+        vectors = rng.standard_normal((len(ingest.snapshots), index.dim)).astype("float32")
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        snaps = [dataclasses.replace(s, vector=v) for s, v in zip(ingest.snapshots, vectors, strict=True)]
+        add_to_index(index, catalog, dataclasses.replace(ingest, video=str(video.pk), snapshots=snaps))
+    directory = index_dir(case.pk)
+    index.save(directory / VECTORS_SUBDIR)
+    catalog.save(directory)
+    tracks = sum(len(r.tracks) for r in catalog.videos.values())
+    return copies + 1, tracks, len(index)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def drop_to_first_result(
+    base: str, case_id: int, cookie: str, csrf: str, photo: Path, parts: dict[str, list[float]]
+) -> tuple[float, int]:
+    """POST the photo, wait for the job's done event on the case websocket, GET the results document."""
+    import requests
+    from websockets.sync.client import connect
+
+    headers = {"Cookie": cookie, "X-CSRFToken": csrf, "Referer": base}
+    ws_url = base.replace("http://", "ws://") + f"/ws/cases/{case_id}/"
+    with connect(ws_url, additional_headers={"Cookie": cookie, "Origin": base}, open_timeout=10) as ws:
+        hello = json.loads(ws.recv(timeout=10))
+        assert hello.get("type") == "hello", hello
+        started = time.perf_counter()
+        answer = requests.post(
+            f"{base}/cases/{case_id}/search/", files={"photo": photo.open("rb")}, headers=headers, timeout=60
+        )
+        answer.raise_for_status()
+        posted = time.perf_counter()
+        job = answer.json()["job"]["job"]
+        results_url = answer.json()["query"]["urls"]["results"]
+        while True:
+            event = json.loads(ws.recv(timeout=60))
+            if event.get("job") == job and event.get("status") in ("done", "failed", "cancelled"):
+                break
+        if event["status"] != "done":
+            raise RuntimeError(f"search job {job} ended {event['status']}: {event.get('error')}")
+        finished = time.perf_counter()
+        doc = requests.get(f"{base}{results_url}", headers=headers, timeout=60).json()
+        elapsed = time.perf_counter() - started
+    parts["post (photo check, query + job rows)"].append(posted - started)
+    parts["job (queue, worker, search, hits, done event)"].append(finished - posted)
+    parts["results document GET"].append(started + elapsed - finished)
+    return elapsed, len(doc["hits"])
+
+
+def search_step(case_id: int, photos: list[Path], cached: bool, engine: Any) -> list[float]:
+    from reid_core.video import read_image
+    from webapp.footage.services import load_case_index
+    from webapp.search import case_index
+
+    times = []
+    for photo in photos:
+        started = time.perf_counter()
+        index, catalog = case_index.load(case_id) if cached else load_case_index(case_id)  # type: ignore[misc]
+        engine.search(index, catalog, read_image(photo), top_k=100)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--hours", type=float, default=10.0)
+    parser.add_argument("--queries", type=int, default=40)
+    parser.add_argument("--baseline-queries", type=int, default=5)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="sightline-search-bench-"))
+    env = configure(tmp / "media")
+    create_database()
+    import django
+
+    django.setup()
+    import search_pets
+    from django.core.management import call_command
+    from web_ingest_bench import login_cookies, start, stop
+
+    call_command("migrate", verbosity=0)
+    from django.contrib.auth.models import User
+
+    from webapp.cases import services as cases
+
+    owner = User.objects.create_user("bench", password="bench-password-1")
+    case = cases.create_case(owner=owner, title="Ten hours", description="search bench")
+    processes = []
+    try:
+        cache = REPO / "var" / "bench-cache" / "search-pets"
+        started = time.perf_counter()
+        pets = search_pets.pets_ingest(cache)
+        search_pets.store_pets(case, pets)
+        print(f"PETS clip analysed and stored in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        started = time.perf_counter()
+        videos, tracks, vectors = add_synthetic_footage(case, pets, args.hours)
+        setup_s = time.perf_counter() - started
+        catalog_mb = (search_pets_index_dir(case.pk) / "catalog.json").stat().st_size / 1e6
+        print(f"{videos} videos, {tracks} tracks, {vectors} vectors ({setup_s:.0f} s)", file=sys.stderr)
+
+        photos_dir = tmp / "photos"
+        photos_dir.mkdir()
+        photos = []
+        for q in search_pets.gt_queries():
+            image = search_pets.frame_image(q.frame)
+            photos.append(search_pets.save_crop(image, q.box, photos_dir / f"person-{q.gt_id}.jpg"))
+
+        from webapp.engine import get_engine
+
+        engine = get_engine()
+        uncached = search_step(case.pk, photos[: args.baseline_queries], cached=False, engine=engine)
+        search_step(case.pk, photos[:1], cached=True, engine=engine)  # fill this process's cache
+        cached = search_step(case.pk, photos[: args.baseline_queries], cached=True, engine=engine)
+
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        worker_cmd = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "search", "-c", "1"]
+        worker_cmd += [
+            "-n",
+            "searchbench@host",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+        ]
+        processes.append(start(worker_cmd, env, tmp / "worker.log", b"ready"))
+        daphne = [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "webapp.asgi:application",
+        ]
+        processes.append(start(daphne, env, tmp / "daphne.log", b"Listening on"))
+        base = f"http://127.0.0.1:{port}"
+        cookie, csrf = login_cookies(owner)
+        parts: dict[str, list[float]] = defaultdict(list)
+        cold, hits = drop_to_first_result(base, case.pk, cookie, csrf, photos[0], defaultdict(list))
+        warm = []
+        for n in range(args.queries):
+            elapsed, hits = drop_to_first_result(base, case.pk, cookie, csrf, photos[n % len(photos)], parts)
+            warm.append(elapsed)
+        print()
+        print(
+            f"load average at the end: {os.getloadavg()[0]:.1f} (1 min), {os.getloadavg()[2]:.1f} (15 min)"
+        )
+        print(
+            f"search bench on {platform.node()} ({os.cpu_count()} cores, shared with other work), "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        )
+        pack = engine.models_info()
+        print(
+            f"models: {pack.get('pack')} pack ({pack.get('detector')} + {pack.get('embedder')}), "
+            f"engine threads {os.environ.get('SIGHTLINE_ENGINE_THREADS', 'default')}"
+        )
+        print(
+            f"case: {args.hours:g} h of footage = 1 real PETS video + {videos - 1} synthetic copies "
+            f"(random vectors), {tracks} tracks, {vectors} vectors, catalog {catalog_mb:.0f} MB"
+        )
+        print(
+            f"drop -> first result (HTTP + worker + websocket + results GET), {len(warm)} queries, "
+            f"{hits} hits each:"
+        )
+        print(
+            f"  warm  p50 {statistics.median(warm) * 1000:.0f} ms  p95 {percentile(warm, 0.95) * 1000:.0f} ms"
+            f"  max {max(warm) * 1000:.0f} ms   (goal p95 < 1000 ms)"
+        )
+        print(f"  cold  {cold * 1000:.0f} ms (first query after the index changed: the catalog is read)")
+        for name, values in parts.items():
+            print(f"    {name}: median {statistics.median(values) * 1000:.0f} ms")
+        all_runs = [cold, *warm]
+        print(f"  p95 including the cold query: {percentile(all_runs, 0.95) * 1000:.0f} ms")
+        print(
+            "search step in one process (detect + embed + rank), median of "
+            f"{len(cached)}: cached {statistics.median(cached) * 1000:.0f} ms, "
+            f"catalog re-read each time (naive) {statistics.median(uncached) * 1000:.0f} ms, "
+            f"ratio {statistics.median(uncached) / statistics.median(cached):.1f}x"
+        )
+    finally:
+        for process in processes:
+            stop(process)
+        drop_database()
+    return 0
+
+
+def search_pets_index_dir(case_id: int) -> Path:
+    from webapp.footage.services import index_dir
+
+    return index_dir(case_id)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
