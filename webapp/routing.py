@@ -5,5 +5,6 @@ from django.urls import path
 from webapp.jobs.consumers import CaseEventsConsumer
 
 websocket_urlpatterns = [
-    path("ws/cases/<int:case_id>/", CaseEventsConsumer.as_asgi()),
+    # Channels routes ASGI apps with Django's path(); django-stubs only knows views.
+    path("ws/cases/<int:case_id>/", CaseEventsConsumer.as_asgi()),  # type: ignore[arg-type]
 ]

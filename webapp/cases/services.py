@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
@@ -31,7 +31,7 @@ def hash_token(token: str) -> str:
 
 @transaction.atomic
 def create_case(
-    *, owner: AbstractBaseUser, title: str, description: str = "", request: HttpRequest | None = None
+    *, owner: User, title: str, description: str = "", request: HttpRequest | None = None
 ) -> Case:
     title = title.strip()
     if not title:
@@ -44,7 +44,7 @@ def create_case(
 
 @transaction.atomic
 def update_case(
-    *, case: Case, actor: AbstractBaseUser, title: str, description: str, request: HttpRequest | None = None
+    *, case: Case, actor: User, title: str, description: str, request: HttpRequest | None = None
 ) -> Case:
     title = title.strip()
     if not title:
@@ -55,7 +55,7 @@ def update_case(
     return case
 
 
-def delete_case(*, case: Case, actor: AbstractBaseUser, request: HttpRequest | None = None) -> None:
+def delete_case(*, case: Case, actor: User, request: HttpRequest | None = None) -> None:
     """Delete rows, then the case's folder (footage, renditions, crops, index, exports)."""
     folder = case_media_dir(case.pk)
     with transaction.atomic():
@@ -68,9 +68,9 @@ def delete_case(*, case: Case, actor: AbstractBaseUser, request: HttpRequest | N
 def add_member(
     *,
     case: Case,
-    user: AbstractBaseUser,
+    user: User,
     role: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     request: HttpRequest | None = None,
 ) -> Membership:
     """Add a member, or change an existing member's role (never demotes the owner)."""
@@ -97,7 +97,7 @@ def add_member(
 
 @transaction.atomic
 def remove_member(
-    *, case: Case, user: AbstractBaseUser, actor: AbstractBaseUser, request: HttpRequest | None = None
+    *, case: Case, user: User, actor: User, request: HttpRequest | None = None
 ) -> None:
     """Remove a member (or let a member leave). The owner cannot leave: transfer ownership first."""
     membership = Membership.objects.select_for_update().get(case=case, user=user)
@@ -115,7 +115,7 @@ def remove_member(
 
 @transaction.atomic
 def transfer_ownership(
-    *, case: Case, new_owner: AbstractBaseUser, actor: AbstractBaseUser, request: HttpRequest | None = None
+    *, case: Case, new_owner: User, actor: User, request: HttpRequest | None = None
 ) -> Case:
     """The new owner must already be a member; the old owner stays on as an editor."""
     target = Membership.objects.select_for_update().filter(case=case, user=new_owner).first()
@@ -145,7 +145,7 @@ class NewShareLink:
 def create_share_link(
     *,
     case: Case,
-    actor: AbstractBaseUser,
+    actor: User,
     role: str,
     expires_in: timedelta,
     label: str = "",
@@ -179,7 +179,7 @@ def create_share_link(
 
 @transaction.atomic
 def revoke_share_link(
-    *, link: ShareLink, actor: AbstractBaseUser, request: HttpRequest | None = None
+    *, link: ShareLink, actor: User, request: HttpRequest | None = None
 ) -> bool:
     """Revoke a link; False when it was already revoked."""
     updated = ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
@@ -194,7 +194,7 @@ class ShareLinkInvalid(Exception):
 
 @transaction.atomic
 def redeem_share_link(
-    *, token: str, user: AbstractBaseUser, request: HttpRequest | None = None
+    *, token: str, user: User, request: HttpRequest | None = None
 ) -> Membership:
     """Grant the link's role to a logged-in user. An existing member keeps the higher of the two roles."""
     link = (
@@ -225,7 +225,7 @@ def redeem_share_link(
 
 
 def set_locked(
-    *, case: Case, locked: bool, actor: AbstractBaseUser, request: HttpRequest | None = None
+    *, case: Case, locked: bool, actor: User, request: HttpRequest | None = None
 ) -> None:
     with transaction.atomic():
         Case.objects.filter(pk=case.pk).update(locked=locked)

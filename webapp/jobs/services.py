@@ -17,7 +17,7 @@ from asgiref.sync import async_to_sync
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from channels.layers import get_channel_layer
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 
@@ -86,7 +86,7 @@ def create_and_queue(
     case: Case,
     kind: str,
     task: QueueableTask,
-    created_by: AbstractBaseUser | AnonymousUser | None = None,
+    created_by: User | AnonymousUser | None = None,
     video_id: int | None = None,
     query_id: int | None = None,
     params: dict[str, Any] | None = None,
@@ -134,7 +134,7 @@ def retry(*, job_id: int) -> Job:
 # --- state changes ------------------------------------------------------------------------------------------
 
 
-def request_cancel(*, job_id: int, actor: AbstractBaseUser | AnonymousUser | None = None) -> bool:
+def request_cancel(*, job_id: int, actor: User | AnonymousUser | None = None) -> bool:
     """Queued jobs are cancelled at once; running ones stop at their next progress report."""
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)

@@ -54,6 +54,7 @@ if EMBEDDED:
     INSTALLED_APPS.append("channels_lite")
 
 MIDDLEWARE = [
+    "webapp.health.HealthCheckMiddleware",  # first: answers probes before host checks and HTTPS redirects
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -87,7 +88,7 @@ TEMPLATES = [
 if EMBEDDED:
     # SQLite creates the file but not its folder; a first run must not fail on a missing directory.
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES: dict[str, dict[str, Any]] = {
+    DATABASES: dict[str, Any] = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": Path(env_str("SIGHTLINE_SQLITE_PATH", str(DATA_DIR / "sightline.sqlite3"))),
@@ -127,7 +128,7 @@ USE_TZ = True
 
 # --- static and media files -------------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("SIGHTLINE_STATIC_ROOT", str(DATA_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("SIGHTLINE_MEDIA_ROOT", str(DATA_DIR / "media"))).resolve()
@@ -147,6 +148,7 @@ SIGHTLINE_MODEL_PACK = env_str("SIGHTLINE_MODEL_PACK", "auto")
 # --- Redis, channels, Celery ------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 
+CHANNEL_LAYERS: dict[str, dict[str, Any]]
 if EMBEDDED:
     CHANNEL_LAYERS = {
         "default": {
