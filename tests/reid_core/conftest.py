@@ -29,6 +29,12 @@ def _models_dirs_env() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
+def shared_root() -> Path:
+    assert SHARED.is_dir(), f"shared data folder not found at {SHARED} (set SIGHTLINE_SHARED_DIR)"
+    return SHARED
+
+
+@pytest.fixture(scope="session")
 def pets_video() -> Path:
     path = PETS / "vtest.avi"
     assert path.is_file(), f"PETS09-S2L1 not found at {path} (set SIGHTLINE_SHARED_DIR)"

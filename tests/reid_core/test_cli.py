@@ -58,8 +58,8 @@ def test_search_json_contract(pets_index, pets_video: Path, pets_gt: Path, tmp_p
     assert scores == sorted(scores, reverse=True)
 
 
-def test_index_then_search_a_gallery_and_models(shared_dir: Path, tmp_path: Path) -> None:
-    src = shared_dir / "data" / "mot17_mini" / "MOT17-04-FRCNN" / "img1"
+def test_index_then_search_a_gallery_and_models(shared_root: Path, tmp_path: Path) -> None:
+    src = shared_root / "data" / "mot17_mini" / "MOT17-04-FRCNN" / "img1"
     folder = tmp_path / "photos"
     folder.mkdir()
     (folder / "a.jpg").write_bytes((src / "000001.jpg").read_bytes())

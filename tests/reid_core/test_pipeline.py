@@ -84,8 +84,8 @@ def test_image_without_a_person_is_a_clear_error(engine, pets_video: Path) -> No
         engine.query_vector(image)
 
 
-def test_gallery_folder_every_person_is_a_moment(engine, shared_dir: Path, tmp_path: Path) -> None:
-    src = shared_dir / "data" / "mot17_mini" / "MOT17-02-FRCNN" / "img1"
+def test_gallery_folder_every_person_is_a_moment(engine, shared_root: Path, tmp_path: Path) -> None:
+    src = shared_root / "data" / "mot17_mini" / "MOT17-02-FRCNN" / "img1"
     for name in ("000001.jpg", "000002.jpg"):
         (tmp_path / name).write_bytes((src / name).read_bytes())
     ing = engine.ingest(tmp_path, video="gallery")

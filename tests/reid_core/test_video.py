@@ -54,8 +54,8 @@ def test_sampler_holds_the_rate_on_average() -> None:
     assert FrameSampler(None).take(0.0) and FrameSampler(None).take(0.0)
 
 
-def test_still_images_folder_is_a_gallery(shared_dir: Path) -> None:
-    folder = shared_dir / "data" / "mot17_mini" / "MOT17-02-FRCNN" / "img1"
+def test_still_images_folder_is_a_gallery(shared_root: Path) -> None:
+    folder = shared_root / "data" / "mot17_mini" / "MOT17-02-FRCNN" / "img1"
     info = probe(folder)
     assert info.is_gallery and info.files == ("000001.jpg", "000002.jpg", "000003.jpg", "000004.jpg")
     frames = list(iter_frames(folder))
