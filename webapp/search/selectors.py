@@ -18,9 +18,12 @@ from webapp.search.models import Hit, Query
 
 APPEARANCE_ONLY_LABEL = (
     "Appearance-only model pack (the default): it compares clothing colour and shape, it is not trained "
-    "person re-identification. Check every result by eye."
+    "person re-identification, and its similarity words are not calibrated. Check every result by eye."
 )
-REID_LABEL = "Person re-identification model pack"
+REID_LABEL = (
+    "Person re-identification model pack. Similarity says how alike people look, not that they are the "
+    "same person: check each result by eye."
+)
 
 
 def queries_for_case(*, user: User, case_id: int) -> QuerySet[Query]:

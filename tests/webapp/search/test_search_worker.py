@@ -127,10 +127,10 @@ def test_results_document_and_exports(pets_video: Any, photos: dict[str, Path], 
     top = doc["hits"][0]
     assert top["rank"] == 1 and top["verdict"] == "confirmed"
     assert top["words"] in {
-        "Very likely the same person",
-        "Likely the same person",
-        "Possibly the same person",
-        "Unlikely to be the same person",
+        "Looks very similar",
+        "Looks similar",
+        "Looks somewhat similar",
+        "Looks different",
     }
     assert top["frames"] == len(top["boxes"]) > 5
     assert top["start_s"] == top["boxes"][0][0] and top["end_s"] == top["boxes"][-1][0]
