@@ -112,6 +112,11 @@ export function jobLine(job) {
   return job.status;
 }
 
+export function pausedLine(offset, length) {
+  const percent = length ? Math.floor((100 * offset) / length) : 0;
+  return `${percent}% of ${formatBytes(length)} uploaded, paused. Choose or drop the same file to continue.`;
+}
+
 export function isActive(job) {
   return Boolean(job) && (job.status === "queued" || job.status === "running");
 }
@@ -188,6 +193,39 @@ class FootagePanel {
     document.addEventListener("sightline:job", (event) => this.onJob(event.detail));
     document.addEventListener("sightline:state", () => this.reload());
     this.reload();
+    if (this.uploads) this.showUnfinished();
+  }
+
+  // After a reload or a crash: uploads of this case that the server holds part of. The browser cannot
+  // reopen a file by itself, so the user is asked to choose it again; tus then continues from the offset.
+  async showUnfinished() {
+    const storage = window.tus?.defaultOptions?.urlStorage;
+    if (!storage) return;
+    const stored = await storage.findAllUploads().catch(() => []);
+    for (const entry of stored) {
+      if (!entry.uploadUrl || !new URL(entry.uploadUrl, window.location.href).pathname.startsWith(this.uploadsUrl)) continue;
+      const response = await fetch(entry.uploadUrl, { method: "HEAD", credentials: "same-origin", headers: { "Tus-Resumable": "1.0.0" } });
+      if (!response.ok) {
+        await storage.removeUpload(entry.urlStorageKey);
+        continue;
+      }
+      const name = entry.metadata?.filename || "a file";
+      const offset = Number(response.headers.get("Upload-Offset")) || 0;
+      const length = Number(response.headers.get("Upload-Length")) || entry.size || 0;
+      const row = element("li", { class: "upload", dataset: { name, state: "paused" } });
+      const text = element("span", {
+        class: "upload-text",
+        text: `${name}: ${pausedLine(offset, length)}`,
+      });
+      const discard = element("button", { type: "button", class: "link", text: "Discard" });
+      discard.addEventListener("click", async () => {
+        await fetch(entry.uploadUrl, { method: "DELETE", credentials: "same-origin", headers: { "Tus-Resumable": "1.0.0", "X-CSRFToken": csrfToken() } });
+        await storage.removeUpload(entry.urlStorageKey);
+        row.remove();
+      });
+      row.append(text, element("progress", { max: "1", value: String(length ? offset / length : 0) }), discard);
+      this.uploads.append(row);
+    }
   }
 
   addFiles(files) {
@@ -196,6 +234,9 @@ class FootagePanel {
   }
 
   upload(file, cameraLabel) {
+    for (const paused of this.uploads.querySelectorAll("li.upload[data-state=paused]")) {
+      if (paused.dataset.name === file.name) paused.remove(); // continued below
+    }
     const row = element("li", { class: "upload", dataset: { name: file.name } });
     const bar = element("progress", { max: "1", value: "0" });
     const text = element("span", { class: "upload-text", text: `${file.name}: starting…` });

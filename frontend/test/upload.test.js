@@ -9,6 +9,7 @@ import {
   formatRate,
   isActive,
   jobLine,
+  pausedLine,
   RateMeter,
   uploadOptions,
 } from "../src/upload.js";
@@ -66,4 +67,9 @@ test("job lines describe analysis progress", () => {
   assert.equal(isActive({ status: "running" }), true);
   assert.equal(isActive({ status: "done" }), false);
   assert.equal(isActive(null), false);
+});
+
+test("a paused upload says how far it got and what to do", () => {
+  assert.equal(pausedLine(2_700_000, 8_131_690), "33% of 8.1 MB uploaded, paused. Choose or drop the same file to continue.");
+  assert.equal(pausedLine(0, 0), "0% of 0 B uploaded, paused. Choose or drop the same file to continue.");
 });

@@ -62,6 +62,8 @@ def test_interrupted_upload_resumes_from_the_servers_offset(
     page.screenshot(path=str(artifacts_dir / "footage-upload-interrupted.png"))
     page.reload()  # the connection drops mid-piece; the page forgets everything but localStorage
     page.wait_for_selector("#live-status[data-state=live]")
+    paused = page.wait_for_selector("li.upload[data-state=paused]")
+    assert "vtest.avi" in paused.inner_text() and "paused" in paused.inner_text()
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send(
