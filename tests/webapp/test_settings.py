@@ -14,9 +14,9 @@ from live_services import REPO
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "SIGHTLINE_MODE"}
-    }
+    # The Playwright fixture sets DJANGO_ALLOW_ASYNC_UNSAFE for its own thread; production must not see it.
+    unset = {"SECRET_KEY", "ALLOWED_HOSTS", "SIGHTLINE_MODE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=REPO,
