@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 from celery import Celery, signals
@@ -24,15 +23,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # to searches alone; tasks are routed by module in settings.CELERY_TASK_ROUTES.
 app.conf.task_queues = tuple(Queue(name, Exchange(name), routing_key=name) for name in ("ingest", "search"))
 app.autodiscover_tasks()
-
-
-@signals.worker_init.connect
-def _prepare_broker_folders(**_: Any) -> None:
-    """The filesystem transport (embedded mode) needs its folders to exist before it polls them."""
-    options = app.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
-        if key in options:
-            Path(options[key]).mkdir(parents=True, exist_ok=True)
 
 
 @signals.worker_process_init.connect

@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
+class EngineLoadError(RuntimeError):
+    """The models could not be loaded; the message says what to check."""
+
+
 _lock = threading.Lock()
 _engine: Engine | None = None
 _load_seconds: float | None = None
@@ -44,7 +49,13 @@ def get_engine() -> Engine:
 
             started = time.perf_counter()
             dirs = list(settings.REID_MODELS_DIRS) or None
-            _engine = Engine.load(pack=settings.SIGHTLINE_MODEL_PACK, dirs=dirs, threads=threads)
+            try:
+                _engine = Engine.load(pack=settings.SIGHTLINE_MODEL_PACK, dirs=dirs, threads=threads)
+            except Exception as exc:
+                raise EngineLoadError(
+                    f"The analysis models could not be loaded ({exc}). Check REID_MODELS_DIRS and "
+                    f"SIGHTLINE_MODEL_PACK, or run scripts/setup.sh again."
+                ) from exc
             _load_seconds = time.perf_counter() - started
             logger.info("engine loaded in %.2f s with %d thread(s)", _load_seconds, threads)
         return _engine

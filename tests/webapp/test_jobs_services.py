@@ -198,3 +198,18 @@ def test_every_state_change_reaches_the_case_group(case: Any) -> None:
         "error",
     }
     async_to_sync(layer.group_discard)(case_group(case.pk), channel)
+
+
+def test_selfcheck_reports_unloadable_models_in_words(job: Job, settings: Any, monkeypatch: Any) -> None:
+    from webapp import engine
+    from webapp.jobs import selfcheck
+
+    monkeypatch.setattr(engine, "_engine", None)
+    settings.SIGHTLINE_MODEL_PACK = "no-such-pack"
+    services.run(job_id=job.pk, work=selfcheck.run_selfcheck, weights=selfcheck.WEIGHTS)
+    row = Job.objects.get(pk=job.pk)
+    assert row.status == JobStatus.FAILED
+    assert row.stage == "models"  # database and storage passed first
+    assert row.error.startswith("The analysis models could not be loaded (")
+    assert "REID_MODELS_DIRS" in row.error
+    assert set(row.timings) == {"database", "storage", "models"}

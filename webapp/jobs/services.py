@@ -295,8 +295,9 @@ def run(
 
 def _user_message(exc: Exception) -> str:
     from reid_core.types import ReidError  # the engine's errors are written for users
+    from webapp.engine import EngineLoadError
 
-    if isinstance(exc, JobError | ReidError):
+    if isinstance(exc, JobError | ReidError | EngineLoadError):
         return str(exc)
     if isinstance(exc, SoftTimeLimitExceeded):
         return "The job ran past its time limit and was stopped. Try a shorter video or ask an operator."
