@@ -115,3 +115,25 @@ def test_should_stop_cancels_an_ingest(engine, pets_video: Path) -> None:
     with pytest.raises(CancelledError, match="cancelled"):
         engine.ingest(pets_video, video="v", should_stop=stop)
     assert calls["n"] == 6
+
+
+def test_confirmed_and_rejected_hits_refine_the_search(engine, pets_index, pets_video: Path) -> None:
+    index = VectorIndex.load(pets_index.directory / INDEX_SUBDIR)
+    catalog = Catalog.load(pets_index.directory)
+    image = _frame(pets_video, 525)
+    box, _ = engine.choose_query_box(image)
+    first = engine.search(index, catalog, image, box=box, top_k=10)
+    picked = first[3]  # a user confirms a hit further down the list ...
+    confirmed = engine.search(
+        index, catalog, image, box=box, top_k=10, confirmed=[("vtest.avi", picked.track_id)]
+    )
+    assert confirmed[0].track_id == picked.track_id  # ... and it now leads, being part of the query
+    dropped = first[0]
+    rejected = engine.search(
+        index, catalog, image, box=box, top_k=10, rejected=[("vtest.avi", dropped.track_id)]
+    )
+    assert dropped.track_id not in {m.track_id for m in rejected}
+    reranked = engine.search(index, catalog, image, box=box, top_k=10, rerank=True)
+    assert {m.track_id for m in reranked} <= set(catalog.videos["vtest.avi"].tracks)
+    high = engine.search(index, catalog, image, box=box, top_k=10, min_score=first[2].score)
+    assert [m.track_id for m in high] == [m.track_id for m in first[:3]]
