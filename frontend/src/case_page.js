@@ -2,7 +2,7 @@
 // "sightline:job" (one job event) and "sightline:state" (the reloaded list).
 
 import { CaseSocket, socketUrl } from "./socket.js";
-import { applyState, mergeJob, renderJobs } from "./jobs.js";
+import { actionUrl, applyState, mergeJob, renderJobs } from "./jobs.js";
 
 const STATUS_WORDS = {
   connecting: "connecting…",
@@ -24,7 +24,8 @@ function main() {
   const list = document.getElementById("jobs-list");
   const live = document.getElementById("live-status");
   const state = new Map();
-  const redraw = () => renderJobs(list, state);
+  const allowed = (panel.dataset.actions ?? "").split(" ").filter(Boolean);
+  const redraw = () => renderJobs(list, state, document, { allowed });
 
   const socket = new CaseSocket({
     url: socketUrl(window.location, panel.dataset.socketPath),
@@ -43,6 +44,20 @@ function main() {
     },
   }).start();
   window.sightline = { ...(window.sightline ?? {}), socket, jobs: state };
+
+  list.addEventListener("click", async (click) => {
+    const button = click.target.closest("button[data-action]");
+    if (!button) return;
+    button.disabled = true;
+    const template = panel.dataset[`${button.dataset.action}Url`];
+    const response = await fetch(actionUrl(template, button.dataset.job), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+    });
+    if (response.ok && mergeJob(state, await response.json())) redraw();
+    else button.disabled = false;
+  });
 
   const form = document.getElementById("selfcheck-form");
   if (form) {

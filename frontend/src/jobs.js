@@ -83,7 +83,22 @@ export function describeJob(job) {
   return { title, detail, percent };
 }
 
-export function renderJobs(list, state, doc = globalThis.document) {
+const ACTIONS = {
+  cancel: { label: "Cancel", statuses: ["queued", "running"] },
+  retry: { label: "Retry", statuses: ["failed", "cancelled"] },
+};
+
+// The actions a user may take on a job: `allowed` lists those the user's role permits.
+export function jobActions(job, allowed = []) {
+  return allowed.filter((name) => ACTIONS[name]?.statuses.includes(job.status));
+}
+
+export function actionUrl(template, jobId) {
+  // Templates come from Django's url tag with job id 0, e.g. "/jobs/0/cancel/".
+  return template.replace("/0/", `/${jobId}/`);
+}
+
+export function renderJobs(list, state, doc = globalThis.document, { allowed = [] } = {}) {
   const jobs = sortedJobs(state);
   list.replaceChildren();
   if (jobs.length === 0) {
@@ -112,6 +127,15 @@ export function renderJobs(list, state, doc = globalThis.document) {
     bar.max = 1;
     bar.value = job.progress ?? 0;
     item.append(line, bar);
+    for (const name of jobActions(job, allowed)) {
+      const button = doc.createElement("button");
+      button.type = "button";
+      button.className = `job-action job-${name}`;
+      button.dataset.action = name;
+      button.dataset.job = String(job.job);
+      button.textContent = ACTIONS[name].label;
+      item.append(button);
+    }
     list.append(item);
   }
 }

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { applyState, describeJob, formatDuration, mergeJob, sortedJobs } from "../src/jobs.js";
+import {
+  actionUrl,
+  applyState,
+  describeJob,
+  formatDuration,
+  jobActions,
+  mergeJob,
+  renderJobs,
+  sortedJobs,
+} from "../src/jobs.js";
 
 test("an older event never overwrites a newer one", () => {
   const state = new Map();
@@ -42,4 +51,51 @@ test("durations read naturally", () => {
   assert.equal(formatDuration(42), "42 s");
   assert.equal(formatDuration(3 * 3600 + 5 * 60), "3 h 5 min");
   assert.equal(formatDuration(null), "");
+});
+
+// Just enough of a DOM for renderJobs: elements with children, dataset, text.
+function fakeDocument() {
+  const make = (tag) => ({
+    tag,
+    children: [],
+    dataset: {},
+    textContent: "",
+    append(...nodes) {
+      this.children.push(...nodes);
+    },
+    replaceChildren() {
+      this.children = [];
+    },
+  });
+  return { createElement: make, root: make("ul") };
+}
+
+function buttons(node) {
+  return node.children.flatMap((child) => (typeof child === "string" ? [] : [child, ...buttons(child)]))
+    .filter((n) => n.tag === "button");
+}
+
+test("cancel is offered for unfinished jobs and retry for failed ones, only when the role allows", () => {
+  assert.deepEqual(jobActions({ status: "running" }, ["cancel", "retry"]), ["cancel"]);
+  assert.deepEqual(jobActions({ status: "failed" }, ["cancel", "retry"]), ["retry"]);
+  assert.deepEqual(jobActions({ status: "done" }, ["cancel", "retry"]), []);
+  assert.deepEqual(jobActions({ status: "running" }, []), []);
+});
+
+test("renderJobs draws one item per job with its action buttons", () => {
+  const doc = fakeDocument();
+  const state = new Map([
+    [1, { job: 1, kind: "selfcheck", status: "failed", error: "No models.", progress: 0.5 }],
+    [2, { job: 2, kind: "ingest", status: "running", stage: "analyse", progress: 0.25 }],
+  ]);
+  renderJobs(doc.root, state, doc, { allowed: ["cancel", "retry"] });
+  assert.deepEqual(doc.root.children.map((li) => li.dataset.job), ["2", "1"]);
+  assert.deepEqual(buttons(doc.root).map((b) => [b.dataset.action, b.dataset.job]), [["cancel", "2"], ["retry", "1"]]);
+  renderJobs(doc.root, new Map(), doc);
+  assert.equal(doc.root.children.length, 1);
+  assert.match(doc.root.children[0].textContent, /Nothing running/);
+});
+
+test("action URLs come from Django's templates", () => {
+  assert.equal(actionUrl("/jobs/0/cancel/", 42), "/jobs/42/cancel/");
 });

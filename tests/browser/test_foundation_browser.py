@@ -44,6 +44,28 @@ def test_case_page_shows_a_workers_progress_live(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_failed_job_is_retried_from_the_page(page_for: Any, live_server_url: str, case: Any) -> None:
+    from webapp.jobs.models import Job, JobKind, JobStatus
+
+    failed = Job.objects.create(
+        case=case,
+        kind=JobKind.SELFCHECK,
+        status=JobStatus.FAILED,
+        error="The worker was lost.",
+        params={"task": "webapp.jobs.tasks.selfcheck"},
+    )
+    page = page_for(case.owner)
+    page.goto(f"{live_server_url}/cases/{case.pk}/")
+    page.wait_for_selector("#live-status[data-state=live]")
+    item = f"#jobs-list .job[data-job='{failed.pk}']"
+    page.wait_for_selector(f"{item} button[data-action=retry]")  # drawn once the state is loaded
+    assert page.inner_text(f"{item} .status") == "The worker was lost."
+    page.click(f"{item} button[data-action=retry]")
+    page.wait_for_selector(f"{item}[data-status=done]", timeout=90_000)
+    assert Job.objects.get(pk=failed.pk).attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
 def test_outsider_sees_404_not_the_case(
     page_for: Any, live_server_url: str, case: Any, make_user: Any
 ) -> None:
