@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from reid_core.detect import Detection
-from reid_core.types import Box, FootageError, Track
+from reid_core.types import Box, FootageError, ReidError, Track
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,10 @@ class TrackingMetrics:
 
 def tracking_metrics(tracks: Sequence[Track], gt: Sequence[GtBox], frames: Sequence[int]) -> TrackingMetrics:
     """MOTA and IDF1 from py-motmetrics, HOTA from TrackEval, over the given frames."""
-    import motmetrics as mm
+    try:
+        import motmetrics as mm
+    except ImportError:
+        raise ReidError("tracking metrics need py-motmetrics: pip install 'motmetrics>=1.4'") from None
 
     gt_by: dict[int, list[GtBox]] = defaultdict(list)
     for gb in gt:
