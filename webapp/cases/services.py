@@ -96,9 +96,7 @@ def add_member(
 
 
 @transaction.atomic
-def remove_member(
-    *, case: Case, user: User, actor: User, request: HttpRequest | None = None
-) -> None:
+def remove_member(*, case: Case, user: User, actor: User, request: HttpRequest | None = None) -> None:
     """Remove a member (or let a member leave). The owner cannot leave: transfer ownership first."""
     membership = Membership.objects.select_for_update().get(case=case, user=user)
     if membership.role == Role.OWNER:
@@ -178,9 +176,7 @@ def create_share_link(
 
 
 @transaction.atomic
-def revoke_share_link(
-    *, link: ShareLink, actor: User, request: HttpRequest | None = None
-) -> bool:
+def revoke_share_link(*, link: ShareLink, actor: User, request: HttpRequest | None = None) -> bool:
     """Revoke a link; False when it was already revoked."""
     updated = ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     if updated:
@@ -193,9 +189,7 @@ class ShareLinkInvalid(Exception):
 
 
 @transaction.atomic
-def redeem_share_link(
-    *, token: str, user: User, request: HttpRequest | None = None
-) -> Membership:
+def redeem_share_link(*, token: str, user: User, request: HttpRequest | None = None) -> Membership:
     """Grant the link's role to a logged-in user. An existing member keeps the higher of the two roles."""
     link = (
         ShareLink.objects.select_for_update()
@@ -224,9 +218,7 @@ def redeem_share_link(
     return membership
 
 
-def set_locked(
-    *, case: Case, locked: bool, actor: User, request: HttpRequest | None = None
-) -> None:
+def set_locked(*, case: Case, locked: bool, actor: User, request: HttpRequest | None = None) -> None:
     with transaction.atomic():
         Case.objects.filter(pk=case.pk).update(locked=locked)
         case.locked = locked
