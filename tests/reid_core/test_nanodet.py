@@ -84,3 +84,15 @@ def test_wrong_model_file_is_a_clear_error() -> None:
     broken = REPO / "pyproject.toml"
     with pytest.raises(ReidError, match="cannot load ONNX model"):
         NanoDetDetector(type(nanodet)(spec=nanodet.spec, path=broken, source="models_dir"))
+
+
+def test_finds_the_person_in_tight_query_crops() -> None:
+    """Query photos are often tight crops: the letterboxed input keeps the person's shape (stretching a
+    30x80 crop to 416x416 found a person in 3 of these 13 crops, letterboxing in 11)."""
+    detector = NanoDetDetector(resolve("nanodet_g_416", dirs=[]), threads=2)  # default conf 0.3
+    frames, gt = _frames(), _gt()
+    found = []
+    for i in FRAMES:
+        for x, y, w, h in gt[i].astype(int):
+            found.append(len(detector.detect([frames[i][max(y, 0) : y + h, max(x, 0) : x + w]])[0]) > 0)
+    assert sum(found) / len(found) >= 0.75, found
