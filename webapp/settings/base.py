@@ -188,13 +188,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 if EMBEDDED:
     BROKER_DIR = DATA_DIR / "broker"
     # The filesystem transport needs its folders before anyone publishes or polls (web and worker alike).
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Exchange tables; kombu's default is a "control" folder in the current directory.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
         "polling_interval": 0.1,
     }
