@@ -143,7 +143,7 @@ def test_upload_analyse_live_then_play_and_seek(
     assert ingest[-1]["status"] == "done" and ingest[-1]["progress"] == 1.0
     progress = [e["progress"] for e in ingest]
     assert progress == sorted(progress), "progress only moves forward"
-    assert {"transcode", "analyse", "index"} <= {e["stage"] for e in ingest}
+    assert {"analyse", "index"} <= {e["stage"] for e in ingest}
     item = page.locator("li.video[data-status=ready]")
     assert "Platform 2" in item.inner_text() and "1:20" in item.inner_text()
     assert item.locator("img.poster").evaluate("img => img.complete && img.naturalWidth > 0")

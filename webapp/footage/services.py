@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -123,7 +124,8 @@ def _clean_name(name: str) -> str:
 # --- jobs ------------------------------------------------------------------------------------------------
 
 # Share of the job's progress bar per stage (measured on the PETS clip: analysis dominates).
-INGEST_WEIGHTS = {"probe": 0.01, "transcode": 0.14, "analyse": 0.8, "index": 0.05}
+# The rendition runs beside the analysis (see _Rendition); "transcode" only shows when it finishes later.
+INGEST_WEIGHTS = {"probe": 0.01, "analyse": 0.9, "transcode": 0.04, "index": 0.05}
 # A running job whose row was not touched for this long belongs to a worker that died: progress is written
 # at least every few seconds while a job runs.
 STALE_AFTER_S = 300
@@ -203,6 +205,7 @@ def ingest_work(job: Job, reporter: jobs.Reporter) -> None:
     video = Video.objects.filter(pk=job.video_id).first() if job.video_id else None
     if video is None:
         raise jobs.JobError("The video was deleted.")
+    rendition: _Rendition | None = None
     try:
         reporter.stage("probe")
         _remove_results(video)  # what an interrupted earlier attempt may have left
@@ -211,13 +214,26 @@ def ingest_work(job: Job, reporter: jobs.Reporter) -> None:
         if not original.exists():
             raise jobs.JobError("The original file is missing from the media store.")
         info = media.probe(original, decode_budget_s=0.5)
-        _ensure_rendition(video, info, reporter)
+        folder = Path(settings.MEDIA_ROOT) / video_dir(video)
+        if not (folder / "poster.jpg").exists():
+            media.make_poster(original, folder / "poster.jpg", at_s=min(1.0, (video.duration_s or 0) / 2))
+        video.poster.name = f"{video_dir(video)}/poster.jpg"
+        video.save(update_fields=["poster"])
+        if not info.browser_playable and not (folder / "rendition.mp4").exists():
+            rendition = _Rendition(original, folder / "rendition.mp4", info.frames)
         Video.objects.filter(pk=video.pk).update(status=VideoStatus.INGESTING)
         result = _analyse(video, reporter)
+        if rendition is not None:
+            _finish_rendition(rendition, reporter)
+        if not info.browser_playable:
+            video.rendition.name = f"{video_dir(video)}/rendition.mp4"
+            video.save(update_fields=["rendition"])
         reporter.stage("index", total=len(result.snapshots))
         store_ingest(video=video, result=result, models=get_engine().models_info())
         reporter.progress(done=len(result.snapshots), total=len(result.snapshots))
     except BaseException as exc:
+        if rendition is not None:
+            rendition.cancel()
         _remove_results(video)
         if reporter.cancelled or isinstance(exc, jobs.JobCancelled):
             _fail_video(video.pk, "Analysis was cancelled. Retry to analyse this video.")
@@ -229,33 +245,59 @@ def ingest_work(job: Job, reporter: jobs.Reporter) -> None:
     Video.objects.filter(pk=video.pk).update(status=VideoStatus.READY, error="")
 
 
+class _Rendition:
+    """The H.264 rendition made in a thread while the analysis runs in the task's thread.
+
+    Both only read the original; the analysis leaves part of the cores idle (decoding, Python between ONNX
+    calls) and PyAV/libx264 release the GIL, so the pair takes little longer than the analysis alone
+    (bench/web_ingest_bench.py). The thread touches no database; the task's thread reports its progress.
+    """
+
+    def __init__(self, source: Path, target: Path, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(source, target), daemon=True)
+        self._thread.start()
+
+    def _run(self, source: Path, target: Path) -> None:
+        try:
+            media.make_rendition(source, target, progress=self._progress, should_stop=self._stop.is_set)
+        except BaseException as exc:  # handed to the task's thread by wait()
+            self.error = exc
+
+    def _progress(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+
+    def wait(self, timeout: float) -> bool:
+        """True once the thread ended; raises what it raised."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            return False
+        if self.error is not None:
+            raise self.error
+        return True
+
+    def cancel(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _finish_rendition(rendition: _Rendition, reporter: jobs.Reporter) -> None:
+    if rendition.wait(0):
+        return
+    reporter.stage("transcode", total=rendition.total)
+    while not rendition.wait(0.5):
+        reporter.progress(done=rendition.done, total=rendition.total)  # raises when the job is cancelled
+
+
 def _message(exc: BaseException) -> str:
     from reid_core.types import ReidError
 
     if isinstance(exc, jobs.JobError | ReidError | media.MediaError):
         return str(exc)
     return f"Analysis failed ({type(exc).__name__}). Retry, or ask an operator to read the worker log."
-
-
-def _ensure_rendition(video: Video, info: media.VideoInfo, reporter: jobs.Reporter) -> None:
-    folder = Path(settings.MEDIA_ROOT) / video_dir(video)
-    original = Path(video.original.path)
-    fields = ["poster"]
-    if not info.browser_playable:
-        reporter.stage("transcode", total=info.frames)
-        if not (folder / "rendition.mp4").exists():
-            media.make_rendition(
-                original,
-                folder / "rendition.mp4",
-                progress=lambda done, total: reporter.progress(done=done, total=total),
-                should_stop=reporter.should_stop,
-            )
-        video.rendition.name = f"{video_dir(video)}/rendition.mp4"
-        fields.append("rendition")
-    if not (folder / "poster.jpg").exists():
-        media.make_poster(original, folder / "poster.jpg", at_s=min(1.0, (video.duration_s or 0) / 2))
-    video.poster.name = f"{video_dir(video)}/poster.jpg"
-    video.save(update_fields=fields)
 
 
 def _analyse(video: Video, reporter: jobs.Reporter) -> Any:
@@ -396,7 +438,10 @@ def _remove_results(video: Video) -> None:
         Case.objects.select_for_update().get(pk=video.case_id)
         Track.objects.filter(video=video).delete()  # snapshots go with their tracks
         _change_case_index(video.case_id, _forget(video.pk), None)
-    shutil.rmtree(Path(settings.MEDIA_ROOT) / video_dir(video) / "crops", ignore_errors=True)
+    folder = Path(settings.MEDIA_ROOT) / video_dir(video)
+    shutil.rmtree(folder / "crops", ignore_errors=True)
+    for partial in folder.glob(".*.part"):  # a rendition or poster whose writer was killed
+        partial.unlink(missing_ok=True)
 
 
 def _fail_video(video_id: int, message: str) -> None:
