@@ -61,7 +61,9 @@ def test_share_link_page_grants_access(client: Any, case: Any, make_user: Any) -
     guest = make_user()
     client.force_login(guest)
     assert client.get(f"/cases/{case.pk}/").status_code == 404
-    assert client.get(f"/share/{new.token}/").status_code == 302
+    assert client.get(f"/share/{new.token}/").status_code == 200  # asks first: a GET joins nobody
+    assert client.get(f"/cases/{case.pk}/").status_code == 404
+    assert client.post(f"/share/{new.token}/").status_code == 302
     assert client.get(f"/cases/{case.pk}/").status_code == 200
     assert client.get("/share/not-a-token/").status_code == 404
 

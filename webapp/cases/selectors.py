@@ -40,3 +40,12 @@ def members(*, user: User, case_id: int) -> QuerySet[Membership]:
 def share_links(*, user: User, case_id: int) -> QuerySet[ShareLink]:
     authorize(user, case_id, Capability.SHARE)
     return ShareLink.objects.filter(case_id=case_id).select_related("created_by").order_by("-created_at")
+
+
+def active_share_link(*, token: str) -> ShareLink | None:
+    """The live link this token opens (the token is the credential), or None: unknown, expired and revoked
+    links look the same."""
+    from webapp.cases.services import hash_token
+
+    link = ShareLink.objects.select_related("case").filter(token_hash=hash_token(token)).first()
+    return link if link is not None and link.is_active() else None

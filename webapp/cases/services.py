@@ -6,7 +6,7 @@ import hashlib
 import secrets
 import shutil
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -56,8 +56,17 @@ def update_case(
 
 
 def delete_case(*, case: Case, actor: User, request: HttpRequest | None = None) -> None:
-    """Delete rows, then the case's folder (footage, renditions, crops, index, exports)."""
+    """Delete rows, then the case's folder (footage, renditions, posters, crops, thumbnails, query photos,
+    vector index, exports): everything a case stores lives under cases/<id>/. Running jobs are asked to stop
+    first; one that writes after this finds its rows gone and fails without recreating anything."""
+    from webapp.jobs import services as jobs
+    from webapp.jobs.models import Job, JobStatus
+
     folder = case_media_dir(case.pk)
+    for job_id in Job.objects.filter(case=case, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).values_list(
+        "pk", flat=True
+    ):
+        jobs.request_cancel(job_id=job_id, actor=actor)
     with transaction.atomic():
         audit.record(action="case.delete", actor=actor, case=case, target=case, request=request)
         case.delete()
@@ -93,6 +102,34 @@ def add_member(
         details={"user": user.get_username(), "role": role},
     )
     return membership
+
+
+class MemberNotFound(ValidationError):
+    """No account has that username or email."""
+
+
+def find_user(identifier: str) -> User:
+    """The active account with this username or email (case-insensitive); emails shared by several accounts
+    are ambiguous and refused rather than guessed."""
+    from django.contrib.auth import get_user_model
+
+    identifier = identifier.strip()
+    if not identifier:
+        raise MemberNotFound("Give a username or an email address.")
+    users = get_user_model().objects.filter(is_active=True)
+    found = list(users.filter(username__iexact=identifier)[:2])
+    if not found and "@" in identifier:
+        found = list(users.filter(email__iexact=identifier)[:2])
+    if len(found) != 1:
+        raise MemberNotFound(f"No single account is called or has the email “{identifier[:100]}”.")
+    return found[0]  # type: ignore[return-value]
+
+
+def invite_member(
+    *, case: Case, identifier: str, role: str, actor: User, request: HttpRequest | None = None
+) -> Membership:
+    """Add a colleague by username or email with a role (or change the role of an existing member)."""
+    return add_member(case=case, user=find_user(identifier), role=role, actor=actor, request=request)
 
 
 @transaction.atomic
@@ -223,3 +260,30 @@ def set_locked(*, case: Case, locked: bool, actor: User, request: HttpRequest | 
         Case.objects.filter(pk=case.pk).update(locked=locked)
         case.locked = locked
         audit.record(action="case.lock" if locked else "case.unlock", actor=actor, case=case, request=request)
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    videos: int
+    cases: int
+
+
+def apply_retention(*, days: int, now: datetime | None = None) -> RetentionResult:
+    """Delete footage uploaded more than `days` ago (with its renditions, crops, tracks and vectors), except
+    in cases locked as evidence. Each deletion is audit-logged with the system as the actor."""
+    from webapp.footage import services as footage
+    from webapp.footage.models import Video
+
+    if days < 1:
+        raise ValidationError("Retention must keep footage for at least one day.")
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    old = Video.objects.filter(created_at__lt=cutoff, case__locked=False).select_related("case")
+    cases: set[int] = set()
+    count = 0
+    for video in old.iterator():
+        details = {"video": video.pk, "name": video.original_name, "sha256": video.sha256, "days": days}
+        footage.delete_video(video=video, user=None)
+        audit.record(action="retention.delete", case=video.case, details=details, actor_label="retention")
+        cases.add(video.case_id)
+        count += 1
+    return RetentionResult(videos=count, cases=len(cases))
