@@ -119,9 +119,7 @@ def main() -> None:
             out.append(score_query(order, scored, gt_frames))
         return np.mean(out, axis=0)
 
-    print(
-        f"{len(tracks)} tracks, {len(feats)} boxes embedded, {len(queries)} queries"
-    )
+    print(f"{len(tracks)} tracks, {len(feats)} boxes embedded, {len(queries)} queries")
     print(f"{'snapshots':24s} {'scoring':6s} {'frame AP':>8s} {'R@1':>6s} {'R@5':>6s}")
     runs: list[tuple[str, Select]] = [(f"K={a.k} by quality (engine)", by_quality)]
     runs += [(f"K={a.k} at random, seed {s}", at_random(s)) for s in range(1, a.seeds + 1)]
