@@ -4,7 +4,7 @@
 // player (window.sightline.player) and draws the track's box over the video (overlay.js).
 // Job progress arrives through case_page.js's "sightline:job" events (the case websocket).
 
-import { Overlay } from "./overlay.js";
+import { Overlay, fitRect } from "./overlay.js";
 
 // --- pure helpers (unit-tested) ---------------------------------------------------------------------------
 
@@ -59,6 +59,16 @@ export function dragBox(a, b, scale) {
   const x = Math.min(a.x, b.x) / scale;
   const y = Math.min(a.y, b.y) / scale;
   return [x, y, Math.abs(a.x - b.x) / scale, Math.abs(a.y - b.y) / scale].map((v) => Math.round(v * 10) / 10);
+}
+
+// A click on the <video> element, in the video's own pixels (null on the bars around the picture).
+export function clickToVideoPixels(clientX, clientY, rect, videoW, videoH) {
+  const fit = fitRect(videoW, videoH, rect.width, rect.height);
+  if (!fit) return null;
+  const x = (clientX - rect.left - fit.x) / fit.scale;
+  const y = (clientY - rect.top - fit.y) / fit.scale;
+  if (x < 0 || y < 0 || x > videoW || y > videoH) return null;
+  return [Math.round(x * 10) / 10, Math.round(y * 10) / 10];
 }
 
 export function lowestScore(hits) {
@@ -158,9 +168,10 @@ class SearchPanel {
     this.status.dataset.kind = kind;
   }
 
-  async start(file) {
+  async start(file, point = null) {
     const form = new FormData();
     form.append("photo", file, file.name || "photo.jpg");
+    if (point) form.append("point", point.join(","));
     this.say("Uploading the photo…");
     try {
       this.accept(await post(this.queriesUrl, form));
@@ -474,11 +485,50 @@ class SearchPanel {
   }
 }
 
+// "Find this person": pause, click a person in the frame; the frame goes up as the photo with the point.
+function addFrameSearch(panel, player) {
+  const head = player.root.querySelector(".player-head");
+  const video = player.video;
+  if (!head || !panel.canSearch) return;
+  const button = el("button", { type: "button", className: "link", id: "search-in-frame" }, "Find a person in this frame");
+  const layer = el("div", { className: "frame-pick", title: "Click the person to search for" });
+  Object.assign(layer.style, { position: "absolute", display: "none", cursor: "crosshair", zIndex: "2" });
+  const host = video.parentElement;
+  if (getComputedStyle(host).position === "static") host.style.position = "relative"; // offsets are from it
+  host.append(layer);
+  button.addEventListener("click", () => {
+    video.pause();
+    Object.assign(layer.style, {
+      display: "block",
+      left: `${video.offsetLeft}px`,
+      top: `${video.offsetTop}px`,
+      width: `${video.clientWidth}px`,
+      height: `${video.clientHeight}px`,
+    });
+    panel.say("Click the person in the paused frame.", "info");
+  });
+  layer.addEventListener("click", (e) => {
+    layer.style.display = "none";
+    const point = clickToVideoPixels(e.clientX, e.clientY, video.getBoundingClientRect(), video.videoWidth, video.videoHeight);
+    if (!point) return;
+    const canvas = document.createElement("canvas");
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    canvas.getContext("2d").drawImage(video, 0, 0);
+    canvas.toBlob((blob) => {
+      const name = `frame-${video.currentTime.toFixed(2)}s.jpg`;
+      panel.start(new File([blob], name, { type: "image/jpeg" }), point);
+    }, "image/jpeg", 0.95);
+  });
+  head.insertBefore(button, head.querySelector(".player-close"));
+}
+
 function main() {
   const root = document.getElementById("search-panel");
   if (!root) return;
   const panel = new SearchPanel(root);
   window.sightline = { ...(window.sightline ?? {}), search: panel };
+  if (window.sightline.player) addFrameSearch(panel, window.sightline.player);
 }
 
 if (typeof document !== "undefined") main();

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  clickToVideoPixels,
   dragBox,
   formatClock,
   formatWall,
@@ -68,4 +69,11 @@ test("clock and wall-clock times read well", () => {
 
 test("a dragged box is converted to photo pixels, whichever way it was drawn", () => {
   assert.deepEqual(dragBox({ x: 50, y: 80 }, { x: 10, y: 20 }, 0.5), [20, 40, 80, 120]);
+});
+
+test("a click on the player maps to the video's own pixels, bars excluded", () => {
+  const rect = { left: 100, top: 50, width: 1000, height: 576 }; // 768x576 video, bars of 116 px each side
+  assert.deepEqual(clickToVideoPixels(100 + 116 + 384, 50 + 288, rect, 768, 576), [384, 288]);
+  assert.equal(clickToVideoPixels(150, 100, rect, 768, 576), null);
+  assert.equal(clickToVideoPixels(150, 100, rect, 0, 0), null);
 });

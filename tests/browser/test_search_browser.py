@@ -168,3 +168,56 @@ def test_photo_with_several_people_lets_the_user_pick(
     page.wait_for_selector("#search-panel[data-state=results] li.hit", timeout=60_000)
     query = Query.objects.get(case=case)
     assert query.params["box"] == query.params["candidates"][1]["box"]
+
+
+def test_find_a_person_clicked_in_a_paused_frame(
+    page_for: Any, live_server_url: str, case: Any, pets: Any, artifacts_dir: Path
+) -> None:
+    video = search_pets.store_pets(case, pets)
+    target = search_pets.largest_query()
+    frame_t = next(f.t for tr in pets.ingest.tracks for f in tr.frames if f.frame == target.frame)
+    page = open_case(page_for, live_server_url, case)
+    page.wait_for_function("() => window.sightline && window.sightline.player")
+    page.evaluate(
+        "([id, url, t]) => window.sightline.player.open({ id, stream_url: url, name: 'PETS' }, t)",
+        [video.pk, f"/cases/{case.pk}/videos/{video.pk}/stream", frame_t],
+    )
+    page.wait_for_function(
+        "(t) => { const v = document.getElementById('player-video');"
+        " return v.readyState >= 2 && !v.seeking && Math.abs(v.currentTime - t) < 0.05; }",
+        arg=frame_t,
+    )
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.on("pageerror", lambda error: console.append(str(error)))
+    page.locator("#search-in-frame").click()
+    # Click the middle of the person's box, mapped from video pixels to the picking layer over the video.
+    x, y, w, h = target.box
+    rect = page.locator("#player-video").bounding_box()
+    scale = min(rect["width"] / 768, rect["height"] / 576)
+    left = (rect["width"] - 768 * scale) / 2
+    top = (rect["height"] - 576 * scale) / 2
+    page.locator(".frame-pick").click(
+        position={"x": left + (x + w / 2) * scale, "y": top + (y + h / 2) * scale}
+    )
+    try:
+        page.wait_for_function(
+            "() => ['results', 'no_results', 'choose_person', 'no_person', 'failed']"
+            ".includes(document.getElementById('search-panel').dataset.state)",
+            timeout=60_000,
+        )
+    except Exception as exc:
+        page.screenshot(path=str(artifacts_dir / "search-from-frame-failed.png"), full_page=True)
+        layer = page.evaluate(
+            "() => { const l = document.querySelector('.frame-pick'); const r = l.getBoundingClientRect();"
+            " return [l.style.cssText, r.x, r.y, r.width, r.height]; }"
+        )
+        raise AssertionError(
+            f"{page.locator('#search-status').inner_text()!r}; console: {console}; layer {layer}"
+        ) from exc
+    status = page.locator("#search-status").inner_text()
+    assert page.locator("#search-panel").get_attribute("data-state") == "results", status
+    query = Query.objects.get(case=case)
+    assert query.params["point"] is not None
+    assert search_pets.iou(tuple(query.params["box"]), target.box) >= 0.5, "searched for another person"
+    page.screenshot(path=str(artifacts_dir / "search-from-frame.png"), full_page=True)

@@ -44,15 +44,27 @@ def default_top_k() -> int:
 
 
 def start_search(
-    *, user: Any, case: Case, photo: bytes, box: Box | None = None, request: Any = None
+    *,
+    user: Any,
+    case: Case,
+    photo: bytes,
+    box: Box | None = None,
+    point: list[float] | None = None,
+    request: Any = None,
 ) -> tuple[Query, Job]:
-    """Check the photo and the case, store the query and queue its search. Nothing is stored on refusal."""
+    """Check the photo and the case, store the query and queue its search. Nothing is stored on refusal.
+
+    box: the person's box in the photo, if the user drew it. point: where the user clicked in the photo (a
+    paused video frame): the search is for the person whose detected box holds it.
+    """
     try:
         checked = check_photo(photo)
     except PhotoError as exc:
         raise SearchError(str(exc)) from exc
     if box is not None:
         box = clean_box(box, checked.width, checked.height)
+    if point is not None:
+        point = clean_point(point, checked.width, checked.height)
     ensure_searchable(case.pk)
     with transaction.atomic():
         query = Query(
@@ -61,6 +73,7 @@ def start_search(
             photo_sha256=checked.sha256,
             params={
                 "box": box,
+                "point": point,
                 "top_k": default_top_k(),
                 "confirmed": [],
                 "rejected": [],
@@ -97,6 +110,26 @@ def clean_box(box: Any, width: int, height: int) -> Box:
     if x1 - x0 < 8 or y1 - y0 < 16:
         raise SearchError("The box is too small: draw it around the whole person.")
     return [round(x0, 1), round(y0, 1), round(x1 - x0, 1), round(y1 - y0, 1)]
+
+
+def clean_point(point: Any, width: int, height: int) -> list[float]:
+    try:
+        x, y = (float(v) for v in point)
+    except (TypeError, ValueError):
+        raise SearchError("The point must be two numbers: x, y.") from None
+    if not (0 <= x <= width and 0 <= y <= height):
+        raise SearchError("The point is outside the photo.")
+    return [round(x, 1), round(y, 1)]
+
+
+def pick_at(point: list[float] | None, candidates: list[dict[str, Any]]) -> list[float] | None:
+    """The smallest candidate box holding the point (the person clicked, in front of a larger one)."""
+    if point is None:
+        return None
+    x, y = point
+    holding = [c["box"] for c in candidates if c["box"][0] <= x <= c["box"][0] + c["box"][2]]
+    holding = [b for b in holding if b[1] <= y <= b[1] + b[3]]
+    return min(holding, key=lambda b: b[2] * b[3]) if holding else None
 
 
 def queue_search(*, query: Query, user: Any) -> Job:
@@ -239,7 +272,10 @@ def search_work(job: Job, reporter: jobs.Reporter) -> None:
         ]
         h, w = image.shape[:2]
         whole = list(chosen) == [0.0, 0.0, float(w), float(h)]
-        if len(people) > 1 and not whole:
+        clicked = pick_at(query.params.get("point"), candidates)
+        if clicked is not None:
+            chosen = tuple(clicked)
+        elif len(people) > 1 and not whole:
             _save_params(query, candidates=candidates, models=models, outcome="choose_person")
             with transaction.atomic():
                 query.hits.all().delete()

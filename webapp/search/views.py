@@ -25,10 +25,10 @@ def _error(message: str, status: int = 422) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-def _box(request: HttpRequest) -> Any:
-    raw = request.POST.get("box")
+def _box(request: HttpRequest, name: str = "box") -> Any:
+    raw = request.POST.get(name)
     if raw is None and request.content_type == "application/json":
-        raw = json.loads(request.body or b"{}").get("box")
+        raw = json.loads(request.body or b"{}").get(name)
     if raw in (None, ""):
         return None
     if isinstance(raw, str):
@@ -53,7 +53,12 @@ def queries(request: HttpRequest, case_id: int) -> JsonResponse:
         return _error(f"The photo is larger than {photos.max_bytes() / 1e6:.0f} MB.", 413)
     try:
         query, job = services.start_search(
-            user=request.user, case=access.case, photo=upload.read(), box=_box(request), request=request
+            user=request.user,
+            case=access.case,
+            photo=upload.read(),
+            box=_box(request),
+            point=_box(request, "point"),
+            request=request,
         )
     except services.SearchError as exc:
         return _error(str(exc))
