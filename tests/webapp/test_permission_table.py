@@ -20,13 +20,13 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
+from media_samples import jpeg
 
 from webapp.cases.permissions import Capability as C
 
@@ -185,27 +185,12 @@ def test_every_route_has_a_row() -> None:
 
 @pytest.fixture(scope="session")
 def tiny_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real 2-second H.264 file, made once: the stream and the evidence clip are cut from it."""
-    import av
-    import numpy as np
+    """A real 2-second H.264 file: the stream and the evidence clip are cut from it."""
+    from media_samples import tiny_video_bytes
 
     path = tmp_path_factory.mktemp("video") / "tiny.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        for i in range(20):
-            frame = av.VideoFrame.from_ndarray(np.full((120, 160, 3), i * 10, np.uint8), format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
+    path.write_bytes(tiny_video_bytes())
     return path
-
-
-def jpeg() -> bytes:
-    from PIL import Image
-
-    out = BytesIO()
-    Image.new("RGB", (64, 128), (120, 90, 60)).save(out, "JPEG")
-    return out.getvalue()
 
 
 @pytest.fixture

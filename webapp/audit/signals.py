@@ -1,9 +1,10 @@
-"""Logins, logouts and failed logins go to the audit log."""
+"""Logins, logouts, failed logins and lockouts (django-axes) go to the audit log."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
@@ -29,3 +30,10 @@ def _login_failed(
     # The username tried is kept (it may not exist); the password never is.
     tried = str(credentials.get("username", ""))[:150]
     services.record(action="auth.login_failed", actor_label=f"anonymous ({tried})", request=request)
+
+
+@receiver(user_locked_out)
+def _locked_out(sender: Any, request: HttpRequest, username: str | None = None, **_: Any) -> None:
+    services.record(
+        action="auth.locked_out", actor_label=f"anonymous ({str(username or '')[:120]})", request=request
+    )
