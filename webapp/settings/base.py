@@ -239,6 +239,12 @@ SIGHTLINE_X_ACCEL_PREFIX = env_str("SIGHTLINE_X_ACCEL_PREFIX", "/protected-media
 # Footage uploaded more than this many days ago is deleted (apply_retention command / periodic task) unless
 # its case is locked as evidence. 0 keeps footage forever.
 SIGHTLINE_RETENTION_DAYS = env_int("SIGHTLINE_RETENTION_DAYS", 0)
+# Run daily by `celery -A webapp beat` (or a worker with -B); `manage.py apply_retention` does it from cron.
+CELERY_BEAT_SCHEDULE: dict[str, Any] = (
+    {"retention": {"task": "webapp.cases.tasks.apply_retention", "schedule": 24 * 3600.0}}
+    if SIGHTLINE_RETENTION_DAYS > 0
+    else {}
+)
 
 # --- security defaults (prod.py tightens them) --------------------------------------------------------------
 # Content Security Policy: only this origin's scripts, styles, images and media, no inline script, no

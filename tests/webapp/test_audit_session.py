@@ -1,0 +1,204 @@
+"""A scripted session of an owner and a viewer over real HTTP (daphne on the test database, cookies, CSRF
+tokens, login form) and the exact audit entries it leaves."""
+
+from __future__ import annotations
+
+import base64
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.cookiejar import CookieJar
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.files.base import ContentFile
+from media_samples import jpeg, tiny_video_bytes
+
+from webapp.audit.models import AuditEvent
+
+PASSWORD = "a-long-test-password"
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class Browser:
+    """A cookie-keeping HTTP client that posts forms the way a browser does (CSRF token from the cookie)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.jar = CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
+
+    def csrf(self) -> str:
+        for cookie in self.jar:
+            if cookie.name == "csrftoken":
+                return str(cookie.value)
+        self.request("GET", "/accounts/login/")
+        return self.csrf()
+
+    def request(self, method: str, path: str, data: dict[str, str] | None = None) -> tuple[int, str]:
+        body = None
+        headers = {}
+        if method == "POST":
+            form = {**(data or {}), "csrfmiddlewaretoken": self.csrf()}
+            body = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        req = urllib.request.Request(self.base + path, data=body, method=method, headers=headers)
+        try:
+            with self.opener.open(req, timeout=30) as response:
+                return int(response.status), response.read().decode(errors="replace")
+        except urllib.error.HTTPError as error:
+            return int(error.code), error.read().decode(errors="replace")
+
+    def get(self, path: str) -> int:
+        return self.request("GET", path)[0]
+
+    def post(self, path: str, data: dict[str, str] | None = None) -> int:
+        return self.request("POST", path, data)[0]
+
+    def login(self, username: str, password: str) -> int:
+        return self.post("/accounts/login/", {"username": username, "password": password})
+
+
+def results_fixture(case: Any) -> tuple[Any, Any]:
+    """A ready video with one track and a query with one hit, as the worker would have left them."""
+    from webapp.footage.models import Track, Video, VideoStatus
+    from webapp.search.models import Hit, Query
+
+    video = Video.objects.create(
+        case=case,
+        original_name="cam.mp4",
+        status=VideoStatus.READY,
+        fps=10,
+        width=160,
+        height=120,
+        duration_s=2.0,
+        frame_count=20,
+    )
+    video.original.save("original.mp4", ContentFile(tiny_video_bytes()))
+    track = Track.objects.create(
+        video=video,
+        track_id=1,
+        start_s=0.2,
+        end_s=1.5,
+        start_frame=2,
+        end_frame=15,
+        best_frame=5,
+        best_t=0.5,
+        best_box=[10, 10, 30, 80],
+        boxes=[[5, 0.5, 10, 10, 30, 80]],
+    )
+    query = Query(case=case, created_by=case.owner, photo_sha256="cd" * 32, params={"box": None})
+    query.photo.save("p.jpg", ContentFile(jpeg()), save=False)
+    query.save()
+    hit = Hit.objects.create(query=query, track=track, score=0.8, rank=1, start_s=0.2, end_s=1.5)
+    return query, hit
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_owner_and_viewer_session_leaves_exactly_these_entries(
+    live_stack: dict[str, Any], case: Any, make_user: Any
+) -> None:
+    make_user("vera", password=PASSWORD)
+    case.owner.set_password(PASSWORD)
+    case.owner.save()
+    query, hit = results_fixture(case)
+    first = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    c = case.pk
+    owner, viewer = Browser(live_stack["url"]), Browser(live_stack["url"])
+
+    assert owner.login("olivia", PASSWORD) == 302
+    assert viewer.login("vera", "not-her-password") == 200
+    assert viewer.login("vera", PASSWORD) == 302
+    assert viewer.get(f"/cases/{c}/") == 404  # not a member yet: nothing recorded, nothing leaked
+    assert owner.get(f"/cases/{c}/") == 200
+    status, page = owner.request("POST", f"/cases/{c}/links/", {"role": "viewer", "days": "1"})
+    assert status == 200
+    match = re.search(r"/share/([^/\"]+)/", page)
+    assert match is not None
+    token = match.group(1)
+    assert viewer.get(f"/share/{token}/") == 200  # asks first
+    assert viewer.post(f"/share/{token}/") == 302
+    assert viewer.get(f"/cases/{c}/") == 200
+    assert viewer.get(f"/cases/{c}/search/queries/{query.pk}/report") == 403  # viewers do not export
+    assert owner.post(f"/cases/{c}/search/hits/{hit.pk}/verdict", {"verdict": "confirmed"}) == 200
+    assert owner.get(f"/cases/{c}/search/queries/{query.pk}/hits.csv") == 200
+    assert owner.get(f"/cases/{c}/search/hits/{hit.pk}/clip") == 200
+    link_id = case.share_links.get().pk
+    assert owner.post(f"/cases/{c}/links/{link_id}/revoke") == 302
+    assert (
+        owner.post(f"/cases/{c}/members/{case.memberships.get(user__username='vera').user_id}/remove") == 302
+    )
+    assert viewer.get(f"/cases/{c}/") == 404
+    assert owner.post("/accounts/logout/") == 302
+
+    events = AuditEvent.objects.filter(id__gt=first).order_by("id")
+    assert [(e.actor_label, e.action, e.case_id) for e in events] == [
+        ("olivia", "auth.login", None),
+        ("anonymous (vera)", "auth.login_failed", None),
+        ("vera", "auth.login", None),
+        ("olivia", "case.view", c),
+        ("olivia", "share.create", c),
+        ("vera", "share.redeem", c),
+        ("vera", "case.view", c),
+        ("olivia", "search.hit.confirmed", c),
+        ("olivia", "search.export.csv", c),
+        ("olivia", "search.export.clip", c),
+        ("olivia", "share.revoke", c),
+        ("olivia", "member.remove", c),
+        ("olivia", "auth.logout", None),
+    ]
+    assert {e.client_address for e in events} == {"127.0.0.1"}
+    clip = events.get(action="search.export.clip")
+    assert len(clip.details["sha256"]) == 64 and clip.details["hit"] == hit.pk
+    # The owner reads the same log on the case page (newest first).
+    assert owner.login("olivia", PASSWORD) == 302
+    status, log = owner.request("GET", f"/cases/{c}/audit/")
+    assert status == 200
+    assert re.findall(r'data-action="([^"]+)"', log)[:3] == [
+        "member.remove",
+        "share.revoke",
+        "search.export.clip",
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="footage views do not audit uploads and deletions, search views do not audit result views "
+    "(requests-P.md: F and S); strict: this fails once they do, so the expectation moves into the test above",
+)
+def test_uploads_deletions_and_result_views_are_recorded(client: Any, case: Any) -> None:
+    query, _ = results_fixture(case)
+    client.force_login(case.owner)
+    meta = "filename " + base64.b64encode(b"cam2.mp4").decode()
+    body = tiny_video_bytes()
+    created = client.post(
+        f"/cases/{case.pk}/uploads/",
+        HTTP_TUS_RESUMABLE="1.0.0",
+        HTTP_UPLOAD_LENGTH=str(len(body)),
+        HTTP_UPLOAD_METADATA=meta,
+    )
+    client.patch(
+        created["Location"],
+        body,
+        content_type="application/offset+octet-stream",
+        HTTP_TUS_RESUMABLE="1.0.0",
+        HTTP_UPLOAD_OFFSET="0",
+    )
+    video_id = client.post(created["Location"] + "/complete").json()["video"]["id"]
+    assert client.get(f"/cases/{case.pk}/search/queries/{query.pk}/").status_code == 200
+    assert client.post(f"/cases/{case.pk}/videos/{video_id}/delete").status_code == 200
+    assert not (Path(settings.MEDIA_ROOT) / f"cases/{case.pk}/videos/{video_id}").exists()
+    actions = list(AuditEvent.objects.filter(case=case).order_by("id").values_list("action", flat=True))
+    assert [a for a in actions if a.startswith(("video.", "search.results"))] == [
+        "video.upload",
+        "search.results.view",
+        "video.delete",
+    ]
