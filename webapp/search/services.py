@@ -222,6 +222,7 @@ def refine_query(*, query: Query, user: Any, request: Any = None) -> tuple[Query
             refined_from=query,
             params={
                 **query.params,
+                "outcome": None,
                 "confirmed": sorted([list(k) for k in confirmed]),
                 "rejected": sorted([list(k) for k in rejected]),
             },
@@ -255,6 +256,7 @@ def search_work(job: Job, reporter: jobs.Reporter) -> None:
     # Stage changes are the only events: each is a row update and a websocket message, and the whole job
     # takes well under a second.
     reporter.stage("detect")
+    _save_params(query, outcome=None)  # a re-run's earlier outcome must not stand for this one
     engine = get_engine()
     image = read_image(_photo_path(query))
     models = engine.models_info()
@@ -322,40 +324,43 @@ def _save_params(query: Query, **changes: Any) -> None:
 def store_hits(*, query: Query, moments: list[Any]) -> list[Hit]:
     """Replace the query's hits with the ranked moments; a verdict given to a track found again is kept,
     and a refined query starts with the verdicts of the query it came from."""
-    tracks = {
-        (t.video_id, t.track_id): t
-        for t in Track.objects.filter(
-            video_id__in={int(m.video) for m in moments}, track_id__in={m.track_id for m in moments}
-        )
-    }
+    wanted = {(int(m.video), m.track_id) for m in moments}
+    # Keys only: the per-frame boxes of every candidate row (videos x track ids) cost more than the whole
+    # search on a large case (bench/search_bench.py).
+    candidates = Track.objects.filter(
+        video_id__in={v for v, _ in wanted}, track_id__in={t for _, t in wanted}
+    ).values_list("pk", "video_id", "track_id")
+    tracks = {(v, t): pk for pk, v, t in candidates if (v, t) in wanted}
     with transaction.atomic():
         previous = {
-            (h.track.video_id, h.track.track_id): h
-            for h in Hit.objects.filter(query__in=[query.pk, query.refined_from_id or query.pk])
-            .select_related("track")
+            (v, t): (verdict, by, at)
+            for v, t, verdict, by, at in Hit.objects.filter(
+                query__in=[query.pk, query.refined_from_id or query.pk]
+            )
             .order_by("query_id")  # this query's own verdicts (higher id) win over its parent's
+            .values_list("track__video_id", "track__track_id", "verdict", "verdict_by", "verdict_at")
         }
         query.hits.all().delete()
         rows = []
-        for rank, m in enumerate(moments, 1):
+        for m in moments:
             track = tracks.get((int(m.video), m.track_id))
+            before = previous.get((int(m.video), m.track_id), (Verdict.NONE, None, None))
             if track is None:
                 logger.warning(
                     "query %s: track %s of video %s is gone; skipped", query.pk, m.track_id, m.video
                 )
                 continue
-            before = previous.get((track.video_id, track.track_id))
             rows.append(
                 Hit(
                     query=query,
-                    track=track,
+                    track_id=track,
                     score=float(m.score),
-                    rank=rank,
+                    rank=len(rows) + 1,
                     start_s=float(m.start_s),
                     end_s=float(m.end_s),
-                    verdict=before.verdict if before else Verdict.NONE,
-                    verdict_by=before.verdict_by if before else None,
-                    verdict_at=before.verdict_at if before else None,
+                    verdict=before[0],
+                    verdict_by_id=before[1],
+                    verdict_at=before[2],
                 )
             )
         created = Hit.objects.bulk_create(rows)
