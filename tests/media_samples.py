@@ -1,4 +1,5 @@
-"""Small real media made on the fly (no files from the shared folder): a 2-second H.264 video and a JPEG."""
+"""Small real media made on the fly (no files from the shared folder): a 2-second H.264 video, a JPEG, and
+the rows a finished ingest and search leave."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import tempfile
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 
 @lru_cache(maxsize=1)
@@ -32,3 +34,41 @@ def jpeg(width: int = 64, height: int = 128) -> bytes:
     out = BytesIO()
     Image.new("RGB", (width, height), (120, 90, 60)).save(out, "JPEG")
     return out.getvalue()
+
+
+def results_fixture(case: Any) -> tuple[Any, Any]:
+    """In the database and media root: a ready video with one track and a query with one hit, as the
+    worker would have left them."""
+    from django.core.files.base import ContentFile
+
+    from webapp.footage.models import Track, Video, VideoStatus
+    from webapp.search.models import Hit, Query
+
+    video = Video.objects.create(
+        case=case,
+        original_name="cam.mp4",
+        status=VideoStatus.READY,
+        fps=10,
+        width=160,
+        height=120,
+        duration_s=2.0,
+        frame_count=20,
+    )
+    video.original.save("original.mp4", ContentFile(tiny_video_bytes()))
+    track = Track.objects.create(
+        video=video,
+        track_id=1,
+        start_s=0.2,
+        end_s=1.5,
+        start_frame=2,
+        end_frame=15,
+        best_frame=5,
+        best_t=0.5,
+        best_box=[10, 10, 30, 80],
+        boxes=[[5, 0.5, 10, 10, 30, 80]],
+    )
+    query = Query(case=case, created_by=case.owner, photo_sha256="cd" * 32, params={"box": None})
+    query.photo.save("p.jpg", ContentFile(jpeg()), save=False)
+    query.save()
+    hit = Hit.objects.create(query=query, track=track, score=0.8, rank=1, start_s=0.2, end_s=1.5)
+    return query, hit

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.core.files.base import ContentFile
-from media_samples import jpeg, tiny_video_bytes
+from media_samples import results_fixture, tiny_video_bytes
 
 from webapp.audit.models import AuditEvent
 
@@ -64,41 +63,6 @@ class Browser:
 
     def login(self, username: str, password: str) -> int:
         return self.post("/accounts/login/", {"username": username, "password": password})
-
-
-def results_fixture(case: Any) -> tuple[Any, Any]:
-    """A ready video with one track and a query with one hit, as the worker would have left them."""
-    from webapp.footage.models import Track, Video, VideoStatus
-    from webapp.search.models import Hit, Query
-
-    video = Video.objects.create(
-        case=case,
-        original_name="cam.mp4",
-        status=VideoStatus.READY,
-        fps=10,
-        width=160,
-        height=120,
-        duration_s=2.0,
-        frame_count=20,
-    )
-    video.original.save("original.mp4", ContentFile(tiny_video_bytes()))
-    track = Track.objects.create(
-        video=video,
-        track_id=1,
-        start_s=0.2,
-        end_s=1.5,
-        start_frame=2,
-        end_frame=15,
-        best_frame=5,
-        best_t=0.5,
-        best_box=[10, 10, 30, 80],
-        boxes=[[5, 0.5, 10, 10, 30, 80]],
-    )
-    query = Query(case=case, created_by=case.owner, photo_sha256="cd" * 32, params={"box": None})
-    query.photo.save("p.jpg", ContentFile(jpeg()), save=False)
-    query.save()
-    hit = Hit.objects.create(query=query, track=track, score=0.8, rank=1, start_s=0.2, end_s=1.5)
-    return query, hit
 
 
 @pytest.mark.services
