@@ -35,6 +35,12 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: once Playwright has started, the test thread runs an event loop, and
+    sync code that later calls async_to_sync (job events) in that thread would refuse to run."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """The read-only shared data folder (footage, models); a test that needs it fails loudly without it."""
