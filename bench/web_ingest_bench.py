@@ -3,7 +3,7 @@
     python bench/web_ingest_bench.py [--video PATH] [--upload-mb 256] [--runs 1]
 
 Needs PostgreSQL and Redis (as the tests do). It creates its own database (sightline_bench, dropped at the
-end), Redis DB 14 and a temporary media root, so it never touches the app's data.
+end), uses an empty Redis DB (or --redis-db) and a temporary media root, so it never touches the app's data.
 
 1. reid_core alone: Engine.load + engine.ingest(video) in this process (the load is timed apart).
 2. The web app: a finished upload becomes a Video (probe), an ingest Job is queued, a real Celery worker
@@ -44,13 +44,29 @@ def shared_dir() -> Path:
     return Path(os.environ.get("SIGHTLINE_SHARED_DIR", REPO.parent / "shared"))
 
 
-def configure(media_root: Path) -> dict[str, str]:
-    """Environment for this process and its children: bench DB, Redis DB 14, temporary media."""
+def free_redis_db() -> int:
+    """A Redis DB number nobody uses now (others run test suites on their own numbers at the same time)."""
+    import random
+
+    import redis
+
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    candidates = list(range(1, 11))
+    random.shuffle(candidates)
+    for number in candidates:
+        client = redis.Redis.from_url(url, db=number)
+        if client.dbsize() == 0:
+            return number
+    raise RuntimeError("no empty Redis DB among 1..10: pass --redis-db")
+
+
+def configure(media_root: Path, redis_db: int) -> dict[str, str]:
+    """Environment for this process and its children: bench DB, its own Redis DB, temporary media."""
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sightline")
     env = {
         "DJANGO_SETTINGS_MODULE": "webapp.settings.test",
         "DATABASE_URL": base.rsplit("/", 1)[0] + f"/{BENCH_DB}",
-        "SIGHTLINE_TEST_REDIS_DB": "14",
+        "SIGHTLINE_TEST_REDIS_DB": str(redis_db),
         "SIGHTLINE_MEDIA_ROOT": str(media_root),
         "PYTHONUNBUFFERED": "1",
     }
@@ -160,6 +176,8 @@ def through_web_app(
         job.refresh_from_db()
         if job.finished:
             break
+        if time.perf_counter() - started > 1800:
+            raise RuntimeError(f"job {job.pk} not finished after 30 min (status {job.status})")
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
     # The worker's CPU plus this process's (the request side: probe, polling), not PostgreSQL's or Redis's.
@@ -246,10 +264,15 @@ def main() -> int:
     parser.add_argument("--video", type=Path, default=shared_dir() / "data" / "pets09_s2l1" / "vtest.avi")
     parser.add_argument("--upload-mb", type=int, default=256)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument(
+        "--redis-db", type=int, default=0, help="Redis DB for the broker (default: a free one)"
+    )
     args = parser.parse_args()
 
+    # A TERM (timeout, Ctrl-C from a supervisor) still stops the worker and server and drops the database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     media = Path(tempfile.mkdtemp(prefix="sightline-bench-"))
-    env = configure(media)
+    env = configure(media, args.redis_db or free_redis_db())
     create_database()
     import django
 

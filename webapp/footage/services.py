@@ -219,7 +219,11 @@ def ingest_work(job: Job, reporter: jobs.Reporter) -> None:
             media.make_poster(original, folder / "poster.jpg", at_s=min(1.0, (video.duration_s or 0) / 2))
         video.poster.name = f"{video_dir(video)}/poster.jpg"
         video.save(update_fields=["poster"])
-        if not info.browser_playable and not (folder / "rendition.mp4").exists():
+        if info.browser_playable:
+            # Browsers play the original as it is: it is its own rendition (the file is not copied).
+            video.rendition.name = video.original.name
+            video.save(update_fields=["rendition"])
+        elif not (folder / "rendition.mp4").exists():
             rendition = _Rendition(original, folder / "rendition.mp4", info.frames)
         Video.objects.filter(pk=video.pk).update(status=VideoStatus.INGESTING)
         result = _analyse(video, reporter)

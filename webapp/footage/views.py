@@ -184,8 +184,8 @@ def job_json(job: Job) -> dict[str, Any]:
 
 
 def _playable(video: Video) -> bool:
-    # The poster is made right after the rendition step: with no rendition by then, the original plays as is.
-    return bool(video.rendition) or (bool(video.poster) and bool(video.original))
+    # The rendition field names the browser-playable file: rendition.mp4, or the original when it plays as is.
+    return bool(video.rendition)
 
 
 def _video(request: HttpRequest, case_id: int, video_id: int, capability: Capability) -> Video:
@@ -196,11 +196,12 @@ def _video(request: HttpRequest, case_id: int, video_id: int, capability: Capabi
 def stream(request: HttpRequest, case_id: int, video_id: int) -> HttpResponseBase:
     """The browser-playable file (the rendition, or the original when it plays as is), with Range."""
     video = _video(request, case_id, video_id, Capability.VIEW)
-    if video.rendition:
-        return ranged_file_response(request, _media_path(video.rendition.name), content_type="video/mp4")
-    if not _playable(video):
+    if not video.rendition:
         return HttpResponse("This video is not ready to play yet.", status=409)
-    return ranged_file_response(request, _media_path(video.original.name))
+    path = _media_path(video.rendition.name)
+    # MP4 and QuickTime share a container: Chromium plays H.264 from either when it is called video/mp4.
+    mp4 = path.suffix.lower() in {".mp4", ".m4v", ".mov"}
+    return ranged_file_response(request, path, content_type="video/mp4" if mp4 else None)
 
 
 @require_http_methods(["GET", "HEAD"])
