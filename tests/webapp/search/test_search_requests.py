@@ -19,7 +19,7 @@ from webapp.jobs.models import Job
 from webapp.search import case_index, photos
 from webapp.search.models import Query
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("search_test_urls")]
+pytestmark = [pytest.mark.django_db]
 
 
 def client_for(user: Any) -> Client:

@@ -103,7 +103,6 @@ def test_refine_drops_rejected_and_keeps_confirmed(
     assert {"search.start", "search.hit.confirmed", "search.hit.rejected", "search.refine"} <= actions
 
 
-@pytest.mark.urls("search_test_urls")
 def test_results_document_and_exports(pets_video: Any, photos: dict[str, Path], live_stack: Any) -> None:
     import csv
     import hashlib
