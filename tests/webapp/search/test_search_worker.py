@@ -199,3 +199,21 @@ def test_web_search_ranks_like_the_reid_cli(
     assert len(web) >= 10
     assert [k[:2] for k in web] == [k[:2] for k in cli]
     assert all(abs(a[2] - b[2]) < 1e-3 for a, b in zip(web, cli, strict=True))
+
+
+def test_rerun_keeps_verdicts_of_tracks_found_again(
+    pets_video: Any, photos: dict[str, Path], live_stack: Any
+) -> None:
+    case = pets_video.case
+    query, _ = run(case, photos["person"])
+    query.refresh_from_db()
+    first_run = query.last_run_at
+    top = query.hits.select_related("track").get(rank=1)
+    services.set_verdict(hit=top, user=case.owner, verdict=Verdict.CONFIRMED)
+    job = wait_job(services.rerun_query(query=query, user=case.owner))
+    assert job.status == JobStatus.DONE, job.error
+    query.refresh_from_db()
+    assert query.last_run_at > first_run
+    again = query.hits.get(track=top.track)
+    assert again.pk != top.pk and again.verdict == Verdict.CONFIRMED and again.verdict_by == case.owner
+    assert Job.objects.filter(query=query).count() == 2
