@@ -18,6 +18,7 @@ BOUNDED = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
     derandomize=True,
+    database=None,  # nothing written into the working tree
 )
 text = st.text(max_size=80)
 header = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
