@@ -155,7 +155,9 @@ def drop_to_first_result(
     base: str, case_id: int, cookie: str, csrf: str, photo: Path, parts: dict[str, list[float]]
 ) -> tuple[float, int]:
     """POST the photo, wait for the job's done event on the case websocket, GET the results document."""
-    import requests
+    import urllib.request
+    import uuid
+
     from websockets.sync.client import connect
 
     headers = {"Cookie": cookie, "X-CSRFToken": csrf, "Referer": base}
@@ -164,13 +166,25 @@ def drop_to_first_result(
         hello = json.loads(ws.recv(timeout=10))
         assert hello.get("type") == "hello", hello
         started = time.perf_counter()
-        answer = requests.post(
-            f"{base}/cases/{case_id}/search/", files={"photo": photo.open("rb")}, headers=headers, timeout=60
+        boundary = uuid.uuid4().hex
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="{photo.name}"\r\n'
+                "Content-Type: image/jpeg\r\n\r\n"
+            ).encode()
+            + photo.read_bytes()
+            + f"\r\n--{boundary}--\r\n".encode()
         )
-        answer.raise_for_status()
+        request = urllib.request.Request(
+            f"{base}/cases/{case_id}/search/",
+            data=body,
+            headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            started_doc = json.loads(answer.read())
         posted = time.perf_counter()
-        job = answer.json()["job"]["job"]
-        results_url = answer.json()["query"]["urls"]["results"]
+        job = started_doc["job"]["job"]
+        results_url = started_doc["query"]["urls"]["results"]
         while True:
             event = json.loads(ws.recv(timeout=60))
             if event.get("job") == job and event.get("status") in ("done", "failed", "cancelled"):
@@ -178,7 +192,10 @@ def drop_to_first_result(
         if event["status"] != "done":
             raise RuntimeError(f"search job {job} ended {event['status']}: {event.get('error')}")
         finished = time.perf_counter()
-        doc = requests.get(f"{base}{results_url}", headers=headers, timeout=60).json()
+        with urllib.request.urlopen(
+            urllib.request.Request(f"{base}{results_url}", headers=headers), timeout=60
+        ) as answer:
+            doc = json.loads(answer.read())
         elapsed = time.perf_counter() - started
     parts["post (photo check, query + job rows)"].append(posted - started)
     parts["job (queue, worker, search, hits, done event)"].append(finished - posted)
