@@ -50,11 +50,11 @@ def free_redis_db() -> int:
 
     import redis
 
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    server = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
     candidates = list(range(1, 11))
     random.shuffle(candidates)
     for number in candidates:
-        client = redis.Redis.from_url(url, db=number)
+        client = redis.Redis.from_url(f"{server}/{number}")
         if client.dbsize() == 0:
             return number
     raise RuntimeError("no empty Redis DB among 1..10: pass --redis-db")
