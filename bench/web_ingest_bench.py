@@ -9,7 +9,8 @@ end), uses an empty Redis DB (or --redis-db) and a temporary media root, so it n
 2. The web app: a finished upload becomes a Video (probe), an ingest Job is queued, a real Celery worker
    process (engine preloaded, as in production) runs probe -> rendition -> reid_core ingest -> rows, crops,
    index; timed from queueing to the job row saying done. Overhead ratio = web / reid_core (goal <= 1.15).
-   The rendition (H.264 transcode, needed for browsers) is reported on its own, from the job's timings.
+   The H.264 rendition (needed for browsers) is made in a thread beside the analysis; rendition_s is the
+   time the job still waited for it after the analysis ("transcode" in the job's timings), 0 when none.
 3. Upload: PATCH pieces of 8 MiB through daphne on 127.0.0.1 (the tus protocol the page uses), against the
    naive baseline of writing and hashing the same bytes straight to disk in one process.
 Wall times vary by +-30% on a shared machine: run with --runs 3 and read the medians; CPU seconds (the
