@@ -5,64 +5,17 @@ from __future__ import annotations
 
 import base64
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
-from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from http_browser import Browser
 from media_samples import results_fixture, tiny_video_bytes
 
 from webapp.audit.models import AuditEvent
 
 PASSWORD = "a-long-test-password"
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-class Browser:
-    """A cookie-keeping HTTP client that posts forms the way a browser does (CSRF token from the cookie)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.jar = CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
-
-    def csrf(self) -> str:
-        for cookie in self.jar:
-            if cookie.name == "csrftoken":
-                return str(cookie.value)
-        self.request("GET", "/accounts/login/")
-        return self.csrf()
-
-    def request(self, method: str, path: str, data: dict[str, str] | None = None) -> tuple[int, str]:
-        body = None
-        headers = {}
-        if method == "POST":
-            form = {**(data or {}), "csrfmiddlewaretoken": self.csrf()}
-            body = urllib.parse.urlencode(form).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        req = urllib.request.Request(self.base + path, data=body, method=method, headers=headers)
-        try:
-            with self.opener.open(req, timeout=30) as response:
-                return int(response.status), response.read().decode(errors="replace")
-        except urllib.error.HTTPError as error:
-            return int(error.code), error.read().decode(errors="replace")
-
-    def get(self, path: str) -> int:
-        return self.request("GET", path)[0]
-
-    def post(self, path: str, data: dict[str, str] | None = None) -> int:
-        return self.request("POST", path, data)[0]
-
-    def login(self, username: str, password: str) -> int:
-        return self.post("/accounts/login/", {"username": username, "password": password})
 
 
 @pytest.mark.services
