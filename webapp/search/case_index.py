@@ -120,7 +120,7 @@ def build_catalog(case_id: int, models: dict[str, Any] | None = None) -> Catalog
     for video in videos:
         catalog.videos[str(video.pk)] = VideoRecord(
             video=str(video.pk),
-            path=video.original.name,
+            path=video.original.name or "",
             width=video.width or 0,
             height=video.height or 0,
             duration_s=video.duration_s or 0.0,

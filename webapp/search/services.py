@@ -250,7 +250,7 @@ def search_work(job: Job, reporter: jobs.Reporter) -> None:
     from reid_core.video import read_image
     from webapp.engine import get_engine
 
-    query = Query.objects.select_related("case").filter(pk=job.query_id).first()
+    query = Query.objects.select_related("case").filter(pk=job.query_id).first() if job.query_id else None
     if query is None:
         raise jobs.JobError("The query was deleted.")
     # Stage changes are the only events: each is a row update and a websocket message, and the whole job
@@ -276,7 +276,8 @@ def search_work(job: Job, reporter: jobs.Reporter) -> None:
         whole = list(chosen) == [0.0, 0.0, float(w), float(h)]
         clicked = pick_at(query.params.get("point"), candidates)
         if clicked is not None:
-            chosen = tuple(clicked)
+            cx, cy, cw, ch = (float(v) for v in clicked)
+            chosen = (cx, cy, cw, ch)
         elif len(people) > 1 and not whole:
             _save_params(query, candidates=candidates, models=models, outcome="choose_person")
             with transaction.atomic():
@@ -341,7 +342,7 @@ def store_hits(*, query: Query, moments: list[Any]) -> list[Hit]:
             .values_list("track__video_id", "track__track_id", "verdict", "verdict_by", "verdict_at")
         }
         query.hits.all().delete()
-        rows = []
+        rows: list[Hit] = []
         for m in moments:
             track = tracks.get((int(m.video), m.track_id))
             before = previous.get((int(m.video), m.track_id), (Verdict.NONE, None, None))

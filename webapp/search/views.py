@@ -26,7 +26,7 @@ def _error(message: str, status: int = 422) -> JsonResponse:
 
 
 def _box(request: HttpRequest, name: str = "box") -> Any:
-    raw = request.POST.get(name)
+    raw: Any = request.POST.get(name)
     if raw is None and request.content_type == "application/json":
         raw = json.loads(request.body or b"{}").get(name)
     if raw in (None, ""):
