@@ -26,7 +26,6 @@ class TrackerSettings:
     match_threshold: float = 0.8
     lost_buffer_s: float = 1.0
     min_track_frames: int = 3  # shorter tracks are mostly detector flicker
-    interpolate_gap_s: float = 1.0  # fill short gaps linearly (ByteTrack's own post-processing)
 
 
 def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -44,7 +43,10 @@ def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class Tracker:
-    """Feed frames in time order; finished() returns tracks that ended, close() the rest."""
+    """Feed frames in time order; finished() returns tracks that ended, close() the rest.
+
+    Tracks hold only the frames where a detection updated them; the engine fills gaps after linking.
+    """
 
     def __init__(self, fps: float, settings: TrackerSettings | None = None) -> None:
         """fps: the analysis rate, i.e. how often update() is called per second of footage."""
@@ -114,21 +116,18 @@ class Tracker:
         pairs = zip(rows, cols, strict=True)
         return [(int(tracks[r].external_track_id), detections[c]) for r, c in pairs if cost[r, c] < 1.5]
 
-    def finished(self, times: Sequence[float]) -> list[Track]:
-        """Tracks the tracker can no longer extend (lost for longer than its buffer).
-
-        times[i] is the timestamp of decoded frame i, for the frames that interpolation fills in.
-        """
+    def finished(self) -> list[Track]:
+        """Tracks the tracker can no longer extend (lost for longer than its buffer)."""
         done = [tid for tid, seen in self._last_seen.items() if self._step - seen > self._buffer + 1]
-        return self._pop(done, times)
+        return self._pop(done)
 
     def open_ids(self) -> set[int]:
         return set(self._open)
 
-    def close(self, times: Sequence[float]) -> list[Track]:
-        return self._pop(list(self._open), times)
+    def close(self) -> list[Track]:
+        return self._pop(list(self._open))
 
-    def _pop(self, ids: list[int], times: Sequence[float]) -> list[Track]:
+    def _pop(self, ids: list[int]) -> list[Track]:
         out = []
         for tid in ids:
             track = self._open.pop(tid)
@@ -136,7 +135,7 @@ class Tracker:
             self._closed.add(tid)
             self._alias = {k: v for k, v in self._alias.items() if v != tid}
             if len(track.frames) >= self.settings.min_track_frames:
-                out.append(interpolate(track, self.settings.interpolate_gap_s, times))
+                out.append(track)
         return out
 
 

@@ -48,8 +48,8 @@ def test_tracks_keep_detector_boxes_and_times(engine, pets_video: Path) -> None:
         dets = engine.detector.detect([frame.image])[0]
         seen[frame.index] = {d.box for d in dets}
         tracker.update(frame.index, frame.t, dets)
-        tracks += tracker.finished(times)
-    tracks += tracker.close(times)
+        tracks += tracker.finished()
+    tracks += tracker.close()
     assert len(tracks) >= 4
     assert len({t.track_id for t in tracks}) == len(tracks)
     for track in tracks:

@@ -1,0 +1,104 @@
+"""Tracklet linking: join the pieces of tracks by appearance, after IoU tracking has cut or mixed them.
+
+ByteTrack associates by box overlap only. Where two people cross, it can hand one person's track to the
+other (an impure track), and where a person is hidden for longer than its buffer, it starts a new track
+(a fragment). Both hurt search: an impure track is ranked by a mix of two people, and a fragmented person
+needs several hits to be found. So the engine cuts every track where it comes out from behind another
+person (the only moments where IoU matching can swap identities), embeds a few snapshots of each piece,
+and links the pieces again here: a piece ending and another starting within a short gap, close in space,
+whose snapshots look alike. This is the appearance-and-motion linking step of StrongSORT's AFLink and of
+offline trackers generally, done greedily on the mean snapshot vector of each piece.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from reid_core.embed import l2_normalise
+from reid_core.types import TrackFrame, Vectors
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    # A person hidden behind another for up to this long is still linked (ByteTrack keeps a lost track 1 s).
+    max_gap_s: float = 2.0
+    # Bottom-centre distance allowed across a gap, in person heights per second of gap (plus one height):
+    # walking speed is about one body height per second; this allows for running and box jitter.
+    max_step_heights: float = 1.5
+    # Mean snapshot similarity needed to link pieces of different tracks. With OSNet x0.25 on PETS, pieces
+    # of the same person score 0.86 at the median and 0.73 at the 10th percentile, pieces of different
+    # people 0.54 at the median and 0.70 at the 90th (bench/tracking_ablation.py prints both).
+    min_similarity: float = 0.7
+
+
+@dataclass
+class Piece:
+    """A stretch of one tracker track with the snapshot vectors taken from it."""
+
+    source_track: int
+    frames: list[TrackFrame]  # detected frames only, in time order
+    vectors: Vectors  # (k, dim), L2-normalised snapshot vectors; k >= 1
+
+    @property
+    def mean_vector(self) -> Vectors:
+        return l2_normalise(self.vectors.mean(axis=0))
+
+
+def _bottom_centre(f: TrackFrame) -> tuple[float, float]:
+    x, y, w, h = f.box
+    return x + w / 2, y + h
+
+
+def link(pieces: Sequence[Piece], settings: LinkSettings | None = None) -> list[list[int]]:
+    """Chains of piece indices in time order; every piece is in exactly one chain.
+
+    Candidate links go from a piece's end to a later piece's start within max_gap_s and within reach.
+    The tracker's own continuation (the next piece of the same track) is a candidate at any similarity;
+    other links need min_similarity. Links are taken greedily, most similar first, each piece having at
+    most one successor and one predecessor, so at a crossing the better-matching continuation wins.
+    """
+    s = settings or LinkSettings()
+    n = len(pieces)
+    if n == 0:
+        return []
+    means = np.stack([p.mean_vector for p in pieces])
+    sims = means @ means.T
+    candidates: list[tuple[float, int, int]] = []
+    for i, a in enumerate(pieces):
+        end = a.frames[-1]
+        ex, ey = _bottom_centre(end)
+        for j, b in enumerate(pieces):
+            start = b.frames[0]
+            gap = start.t - end.t
+            if i == j or start.frame <= end.frame or gap > s.max_gap_s:
+                continue
+            sx, sy = _bottom_centre(start)
+            reach = s.max_step_heights * max(end.box[3], start.box[3]) * (1.0 + gap)
+            if math.hypot(ex - sx, ey - sy) > reach:
+                continue
+            continuation = a.source_track == b.source_track and j == i + 1
+            sim = float(sims[i, j])
+            if continuation or sim >= s.min_similarity:
+                candidates.append((sim, i, j))
+    candidates.sort(key=lambda c: -c[0])
+    succ: dict[int, int] = {}
+    pred: dict[int, int] = {}
+    for _, i, j in candidates:
+        if i in succ or j in pred:
+            continue
+        succ[i] = j
+        pred[j] = i
+    # Links always go forward in time, so following successors cannot loop.
+    chains = []
+    for i in range(n):
+        if i in pred:
+            continue
+        chain = [i]
+        while chain[-1] in succ:
+            chain.append(succ[chain[-1]])
+        chains.append(chain)
+    return chains
