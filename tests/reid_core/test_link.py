@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from reid_core.detect import Detection
-from reid_core.link import LinkSettings, Piece, link
+from reid_core.link import LinkSettings, Piece, link, link_threshold
 from reid_core.snapshot import SnapshotPool, SnapshotSettings
 from reid_core.types import TrackFrame
 
@@ -67,3 +67,17 @@ def test_pool_cuts_a_track_where_it_comes_out_from_behind_someone() -> None:
     for f in range(30):
         never.offer(image, f, f / 10, [(1, Detection((100.0 + 5 * f, 50.0, 40.0, 100.0), 0.9)), (2, b)])
     assert len(never.take(1)) == 1
+
+
+def test_link_threshold_comes_from_people_seen_at_the_same_time() -> None:
+    rng = np.random.default_rng(1)
+    # 10 people at once, each a look close to a shared one: any two of them score about 0.9.
+    shared = rng.normal(size=16).astype(np.float32)
+    crowd = []
+    for n in range(10):
+        look = shared + 0.3 * rng.normal(size=16).astype(np.float32)
+        crowd.append(piece(100 + n, 0, 50, 50.0 * n, 50.0 * n + 20, look / np.linalg.norm(look)))
+    together = np.stack([p.mean_vector for p in crowd]) @ np.stack([p.mean_vector for p in crowd]).T
+    threshold = link_threshold(crowd, together, LinkSettings())
+    assert threshold > 0.8  # 45 pairs of different people: their 90th percentile
+    assert link_threshold(crowd[:3], together[:3, :3], LinkSettings()) == 0.7  # 3 pairs: too few, the floor
