@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -135,7 +135,12 @@ class Engine:
         self.pack = pack
         self.detector = detector
         self.embedder = embedder
-        self.settings = settings or EngineSettings()
+        settings = settings or EngineSettings()
+        if pack is not None and pack.appearance_only:
+            # Undoing swaps at crossings needs an embedder that tells people apart; the appearance-only
+            # pack made more mixed tracks than it undid (docs/engine.md), so it only links fragments.
+            settings = replace(settings, snapshots=replace(settings.snapshots, split_covered=None))
+        self.settings = settings
 
     @classmethod
     def load(
