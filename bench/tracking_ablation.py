@@ -239,7 +239,7 @@ def main() -> None:
     )
     from reid_core.link import link_threshold
 
-    threshold = link_threshold(pieces, means @ means.T, now.link)
+    threshold = link_threshold(pieces, means, now.link)
     print(f"  link threshold (90th percentile of pieces of different tracks seen at once): {threshold:.2f}")
 
 

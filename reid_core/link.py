@@ -12,6 +12,7 @@ offline trackers generally, done greedily on the mean snapshot vector of each pi
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,23 +73,27 @@ def link(pieces: Sequence[Piece], settings: LinkSettings | None = None) -> list[
     if n == 0:
         return []
     means = np.stack([p.mean_vector for p in pieces])
-    sims = means @ means.T
-    threshold = link_threshold(pieces, sims, s)
+    threshold = link_threshold(pieces, means, s)
+    # Pieces by start time, so each piece's possible successors are one slice (long videos stay fast).
+    order = sorted(range(n), key=lambda k: pieces[k].frames[0].t)
+    starts = [pieces[k].frames[0].t for k in order]
     candidates: list[tuple[float, int, int]] = []
     for i, a in enumerate(pieces):
         end = a.frames[-1]
         ex, ey = _bottom_centre(end)
-        for j, b in enumerate(pieces):
-            start = b.frames[0]
-            gap = start.t - end.t
-            if i == j or start.frame <= end.frame or gap > s.max_gap_s:
+        lo = bisect.bisect_left(starts, end.t)
+        hi = bisect.bisect_right(starts, end.t + s.max_gap_s)
+        for j in order[lo:hi]:
+            start = pieces[j].frames[0]
+            if j == i or start.frame <= end.frame:
                 continue
+            gap = start.t - end.t
             sx, sy = _bottom_centre(start)
             reach = s.max_step_heights * max(end.box[3], start.box[3]) * (1.0 + gap)
             if math.hypot(ex - sx, ey - sy) > reach:
                 continue
-            continuation = a.source_track == b.source_track and j == i + 1
-            sim = float(sims[i, j])
+            continuation = a.source_track == pieces[j].source_track and j == i + 1
+            sim = float(means[i] @ means[j])
             if continuation or sim >= threshold:
                 candidates.append((sim, i, j))
     candidates.sort(key=lambda c: -c[0])
@@ -111,14 +116,20 @@ def link(pieces: Sequence[Piece], settings: LinkSettings | None = None) -> list[
     return chains
 
 
-def link_threshold(pieces: Sequence[Piece], sims: Vectors, settings: LinkSettings) -> float:
-    """The similarity a link between pieces of different tracks needs (see LinkSettings)."""
-    first = np.array([p.frames[0].frame for p in pieces])
-    last = np.array([p.frames[-1].frame for p in pieces])
-    source = np.array([p.source_track for p in pieces])
-    at_once = (first[:, None] <= last[None, :]) & (first[None, :] <= last[:, None])
-    pairs = np.triu(at_once & (source[:, None] != source[None, :]), k=1)
-    together = sims[pairs]
+def link_threshold(pieces: Sequence[Piece], means: Vectors, settings: LinkSettings) -> float:
+    """The similarity a link between pieces of different tracks needs (see LinkSettings).
+
+    means: each piece's mean snapshot vector (L2-normalised), row by row.
+    """
+    order = sorted(range(len(pieces)), key=lambda k: pieces[k].frames[0].frame)
+    starts = [pieces[k].frames[0].frame for k in order]
+    together: list[float] = []
+    for pos, i in enumerate(order):
+        a = pieces[i]
+        # Every pair seen at the same time is counted once: from the piece that started first.
+        for j in order[pos + 1 : bisect.bisect_right(starts, a.frames[-1].frame)]:
+            if pieces[j].source_track != a.source_track:
+                together.append(float(means[i] @ means[j]))
     if len(together) < settings.min_pairs:
         return settings.min_similarity
     return float(np.quantile(together, settings.different_quantile))

@@ -77,7 +77,7 @@ def test_link_threshold_comes_from_people_seen_at_the_same_time() -> None:
     for n in range(10):
         look = shared + 0.3 * rng.normal(size=16).astype(np.float32)
         crowd.append(piece(100 + n, 0, 50, 50.0 * n, 50.0 * n + 20, look / np.linalg.norm(look)))
-    together = np.stack([p.mean_vector for p in crowd]) @ np.stack([p.mean_vector for p in crowd]).T
-    threshold = link_threshold(crowd, together, LinkSettings())
+    means = np.stack([p.mean_vector for p in crowd])
+    threshold = link_threshold(crowd, means, LinkSettings())
     assert threshold > 0.8  # 45 pairs of different people: their 90th percentile
-    assert link_threshold(crowd[:3], together[:3, :3], LinkSettings()) == 0.7  # 3 pairs: too few, the floor
+    assert link_threshold(crowd[:3], means[:3], LinkSettings()) == 0.7  # 3 pairs: too few, the floor
