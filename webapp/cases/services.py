@@ -122,7 +122,7 @@ def find_user(identifier: str) -> User:
         found = list(users.filter(email__iexact=identifier)[:2])
     if len(found) != 1:
         raise MemberNotFound(f"No single account is called or has the email “{identifier[:100]}”.")
-    return found[0]  # type: ignore[return-value]
+    return found[0]
 
 
 def invite_member(

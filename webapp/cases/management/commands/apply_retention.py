@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from webapp.cases import services
@@ -25,7 +26,7 @@ class Command(BaseCommand):
             return
         try:
             result = services.apply_retention(days=days)
-        except services.ValidationError as exc:
+        except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         self.stdout.write(
             f"retention: deleted {result.videos} video(s) in {result.cases} case(s), older than {days} days"
