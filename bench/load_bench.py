@@ -8,7 +8,7 @@ an empty Redis DB and a temporary media root, and starts daphne and one Celery w
 1. One video is ingested first, so the case has a search index.
 2. Baseline: the users browse and search for --idle-seconds with nothing ingesting.
 3. Load: two more uploads start ingesting and the same users go on for --seconds (bounded: each user waits
-   0.2 s between requests, so at most users x seconds / 0.2 requests).
+   0.2 s between rounds; one user in four starts one search per phase and follows its results).
 Every response is recorded: error responses (5xx, and 4xx other than none expected) are counted and listed;
 latency p50/p95/max per endpoint for both phases, with the ratio load/baseline. The machine may be shared:
 say so with the numbers.
@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -38,6 +39,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DB = "sightline_load"
+# The PostgreSQL server may be shared: the run stops early rather than take more connections than this.
+MAX_CONNECTIONS = 60
+ABORT = threading.Event()
 PASSWORD = "load-bench-password-1"
 
 
@@ -104,6 +108,23 @@ def person_photo(video: Path, gt: Path | None) -> bytes:
     return out.getvalue()
 
 
+def first_frames(video: Path, frames: int, out: Path) -> bytes:
+    """The first frames of the video as H.264 (a shorter ingest for a bounded run)."""
+    import av
+
+    with av.open(str(video)) as source, av.open(str(out), "w") as target:
+        stream = source.streams.video[0]
+        encoder = target.add_stream("libx264", rate=stream.average_rate)
+        encoder.width, encoder.height, encoder.pix_fmt = stream.width, stream.height, "yuv420p"
+        for i, frame in enumerate(source.decode(video=0)):
+            if i >= frames:
+                break
+            image = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+            target.mux(encoder.encode(image))
+        target.mux(encoder.encode())
+    return out.read_bytes()
+
+
 class User:
     def __init__(self, port: int, session: str, csrf: str) -> None:
         self.port, self.session, self.csrf = port, session, csrf
@@ -165,11 +186,15 @@ def job_status(user: User, case_id: int, job_id: int) -> str:
     return next((j["status"] for j in json.loads(body)["jobs"] if j["job"] == job_id), "missing")
 
 
-def browse(user: User, case_id: int, video_id: int, photo: bytes, until: float, log: list[Any]) -> None:
-    """One user: the case page, its JSON, the poster, a piece of the video, and every 6th turn a search."""
+def browse(
+    user: User, case_id: int, video_id: int, photo: bytes, until: float, log: list[Any], searcher: bool
+) -> None:
+    """One user: the case page, its JSON, the poster, a piece of the video; a searcher starts one search per
+    phase and then follows its results (one worker serves searches and ingests: unbounded searches would
+    queue the ingests behind them)."""
     turn = 0
     query_id: int | None = None
-    while time.monotonic() < until:
+    while time.monotonic() < until and not ABORT.is_set():
         turn += 1
         steps: list[tuple[str, str, str, bytes, dict[str, str]]] = [
             ("case page", "GET", f"/cases/{case_id}/", b"", {}),
@@ -184,7 +209,7 @@ def browse(user: User, case_id: int, video_id: int, photo: bytes, until: float, 
                 {"Range": "bytes=0-262143"},
             ),
         ]
-        if turn % 6 == 1:
+        if searcher and turn == 1:
             body, ctype = multipart(photo)
             steps.append(("search start", "POST", f"/cases/{case_id}/search/", body, {"Content-Type": ctype}))
         if query_id is not None:
@@ -205,8 +230,10 @@ def run_phase(users: list[User], case_id: int, video_id: int, photo: bytes, seco
     log: list[Any] = []
     until = time.monotonic() + seconds
     threads = [
-        threading.Thread(target=browse, args=(u, case_id, video_id, photo, until, log), daemon=True)
-        for u in users
+        threading.Thread(
+            target=browse, args=(u, case_id, video_id, photo, until, log, i % 4 == 0), daemon=True
+        )
+        for i, u in enumerate(users)
     ]
     for thread in threads:
         thread.start()
@@ -240,9 +267,12 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=15)
     shared = Path(os.environ.get("SIGHTLINE_SHARED_DIR", REPO.parent / "shared"))
     parser.add_argument("--video", type=Path, default=shared / "data" / "pets09_s2l1" / "vtest.avi")
+    parser.add_argument("--frames", type=int, default=0, help="use only the first N frames (0: all)")
     args = parser.parse_args()
     if not args.video.exists():
         raise SystemExit(f"{args.video} not found: pass --video")
+    # A timeout or Ctrl-C still stops the servers and drops the database (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     base_db = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sightline")
     redis_server = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
@@ -333,7 +363,11 @@ print(json.dumps({{"case": case.pk, "sessions": sessions}}))
         wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 60, "daphne")
         csrf = "loadbenchcsrf0123456789abcdefghi"  # any 32-character token: cookie and header must match
         users = [User(port, session, csrf) for session in made["sessions"]]
-        data = args.video.read_bytes()
+        data = (
+            first_frames(args.video, args.frames, work / "clip.mp4")
+            if args.frames
+            else args.video.read_bytes()
+        )
         photo = person_photo(args.video, args.video.parent / "gt.txt")
 
         t0 = time.monotonic()
@@ -343,6 +377,23 @@ print(json.dumps({{"case": case.pk, "sessions": sessions}}))
         _, _, body = users[0].request("GET", f"/cases/{case_id}/videos/")
         video_id = json.loads(body)["videos"][0]["id"]
 
+        peak = {"connections": 0}
+        watching = threading.Event()
+
+        def watch_connections() -> None:
+            import psycopg
+
+            with psycopg.connect(base_db.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+                while not watching.is_set():
+                    row = conn.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (DB,)
+                    ).fetchone()
+                    peak["connections"] = max(peak["connections"], int(row[0]) if row else 0)
+                    if peak["connections"] > MAX_CONNECTIONS:
+                        ABORT.set()
+                    time.sleep(0.5)
+
+        threading.Thread(target=watch_connections, daemon=True).start()
         idle = run_phase(users, case_id, video_id, photo, args.idle_seconds)
         t1 = time.monotonic()
         ingests = [upload(users[0], case_id, f"cam{i}.avi", data) for i in (2, 3)]
@@ -353,6 +404,7 @@ print(json.dumps({{"case": case.pk, "sessions": sessions}}))
             "the two ingests",
         )
         both_s = time.monotonic() - t1
+        watching.set()
         states = [job_status(users[0], case_id, j) for j in ingests]
 
         def errors(log: list[Any]) -> list[Any]:
@@ -362,7 +414,8 @@ print(json.dumps({{"case": case.pk, "sessions": sessions}}))
         report = {
             "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores (may be shared)",
             "users": args.users,
-            "video": args.video.name,
+            "video": args.video.name + (f" (first {args.frames} frames)" if args.frames else ""),
+            "db_connections_peak": peak["connections"],
             "first_ingest_s": round(first_s, 1),
             "two_ingests_s": round(both_s, 1),
             "ingest_states": states,
@@ -381,7 +434,9 @@ print(json.dumps({{"case": case.pk, "sessions": sessions}}))
                     f"  p95 {row['p95_ms']:7.1f} ms  max {row['max_ms']:7.1f} ms"
                 )
         print(json.dumps(report, indent=1))
-        if report["error_responses"] or states != ["done", "done"]:
+        if ABORT.is_set():
+            print(f"stopped early: more than {MAX_CONNECTIONS} database connections")
+        if report["error_responses"] or states != ["done", "done"] or ABORT.is_set():
             raise SystemExit(1)
     finally:
         for process in reversed(processes):
@@ -390,6 +445,7 @@ print(json.dumps({{"case": case.pk, "sessions": sessions}}))
 
         redis.Redis.from_url(f"{redis_server}/{redis_db}").flushdb()
         admin_sql(base_db, f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -109,7 +109,9 @@ else:
     DATABASES = {
         "default": dj_database_url.parse(
             env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sightline"),
-            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+            # 0: under ASGI (daphne) each request may run in another thread, and persistent connections
+            # are never closed: bench/load_bench.py with 20 users exhausted PostgreSQL's 100 connections.
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
             conn_health_checks=True,
         )
     }
