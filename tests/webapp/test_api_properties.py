@@ -66,11 +66,6 @@ def test_search_verdict_and_query_actions(
         no_server_error(owner_client.post(f"{base}/queries/{query.pk}/{action}", {"box": verdict}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ValueError,),
-    reason="search/views.py::verdict json.loads() a body that is not JSON/UTF-8: 500 (requests-P.md, S)",
-)
 @settings(BOUNDED, report_multiple_bugs=False)
 @given(body=st.binary(min_size=1, max_size=200))
 def test_search_verdict_with_a_body_that_is_not_json(

@@ -86,11 +86,6 @@ def test_owner_and_viewer_session_leaves_exactly_these_entries(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="footage views do not audit uploads and deletions, search views do not audit result views "
-    "(requests-P.md: F and S); strict: this fails once they do, so the expectation moves into the test above",
-)
 def test_uploads_deletions_and_result_views_are_recorded(client: Any, case: Any) -> None:
     query, _ = results_fixture(case)
     client.force_login(case.owner)

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from webapp.audit import services as audit
 from webapp.cases.permissions import Capability, authorize
 from webapp.footage import selectors, services
 from webapp.footage.models import Video
@@ -147,6 +148,13 @@ def complete_upload(request: HttpRequest, case_id: int, upload_id: str) -> JsonR
         return JsonResponse({"error": exc.message}, status=exc.status)
     except services.FootageError as exc:
         return JsonResponse({"error": str(exc)}, status=422)
+    audit.record(
+        action="video.upload",
+        request=request,
+        case=access.case,
+        target=video,
+        details={"name": video.original_name, "sha256": video.sha256, "size_bytes": video.size_bytes},
+    )
     return JsonResponse({"video": video_json(video)}, status=201)
 
 
@@ -219,7 +227,10 @@ def _media_path(name: str | None) -> Path:
 @require_POST
 def delete_video(request: HttpRequest, case_id: int, video_id: int) -> JsonResponse:
     video = _video(request, case_id, video_id, Capability.EDIT)
+    details = {"name": video.original_name, "sha256": video.sha256}
+    case = video.case
     services.delete_video(video=video, user=request.user)
+    audit.record(action="video.delete", request=request, case=case, details={"video": video_id, **details})
     return JsonResponse({"deleted": video_id})
 
 
@@ -230,6 +241,7 @@ def retry_video(request: HttpRequest, case_id: int, video_id: int) -> JsonRespon
         job = services.retry_ingest(video=video)
     except services.FootageError as exc:
         return JsonResponse({"error": str(exc)}, status=409)
+    audit.record(action="job.retry", request=request, case=video.case, target=job)
     return JsonResponse({"job": job_json(job)}, status=202)
 
 
@@ -238,4 +250,5 @@ def cancel_job(request: HttpRequest, case_id: int, job_id: int) -> JsonResponse:
     access = authorize(request.user, case_id, Capability.EDIT)
     job = get_object_or_404(Job, pk=job_id, case=access.case, kind=JobKind.INGEST)
     job = services.cancel_ingest(job=job, user=request.user)
+    audit.record(action="job.cancel", request=request, case=access.case, target=job)
     return JsonResponse({"job": job_json(job)})

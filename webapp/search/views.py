@@ -15,6 +15,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from webapp.audit import services as audit
 from webapp.cases.permissions import Capability, authorize
 from webapp.jobs.events import job_event
 from webapp.search import exports, photos, selectors, services
@@ -67,12 +68,19 @@ def queries(request: HttpRequest, case_id: int) -> JsonResponse:
 
 @require_GET
 def query_results(request: HttpRequest, case_id: int, query_id: int) -> JsonResponse:
-    return JsonResponse(selectors.results(user=request.user, case_id=case_id, query_id=query_id))
+    document = selectors.results(user=request.user, case_id=case_id, query_id=query_id)
+    # A results view is logged once the results exist, not for each poll of a search still running.
+    if ((document.get("query") or {}).get("job") or {}).get("status") not in ("queued", "running"):
+        query = selectors.query_for(user=request.user, case_id=case_id, query_id=query_id)
+        audit.record(action="search.results.view", request=request, case=query.case, target=query)
+    return JsonResponse(document)
 
 
 @require_GET
 def query_photo(request: HttpRequest, case_id: int, query_id: int) -> HttpResponseBase:
     query = selectors.query_for(user=request.user, case_id=case_id, query_id=query_id)
+    if not query.photo or not Path(query.photo.path).is_file():
+        return HttpResponse(status=404)
     return FileResponse(open(query.photo.path, "rb"))
 
 
@@ -117,7 +125,11 @@ def verdict(request: HttpRequest, case_id: int, hit_id: int) -> JsonResponse:
     hit = selectors.hit_for(user=request.user, case_id=case_id, hit_id=hit_id, capability=Capability.REVIEW)
     value = request.POST.get("verdict")
     if value is None and request.content_type == "application/json":
-        value = json.loads(request.body or b"{}").get("verdict")
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return _error("The request body is not JSON.", 400)
+        value = body.get("verdict") if isinstance(body, dict) else None
     try:
         services.set_verdict(hit=hit, user=request.user, verdict=value or "", request=request)
     except services.SearchError as exc:

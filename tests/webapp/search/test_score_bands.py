@@ -15,7 +15,7 @@ from webapp.search import scores
 
 pytestmark = [pytest.mark.slow]
 
-WINDOW = 10  # snapshots this close to the query's own frame are not used (reid_core's evaluation does the same)
+WINDOW = 10  # snapshots this close to the query's own frame are not used (as in reid_core's evaluation)
 
 
 def test_bands_on_pets(pets: search_pets.PetsIngest) -> None:
