@@ -234,12 +234,6 @@ def test_redis_restart_mid_job(stack: dict[str, Any], own_redis: OwnRedis) -> No
     assert job(browser, case_id, job_id)["progress"] == 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="jobs.services.run cannot record the failure while the database connection is lost: the job stays "
-    "'running' until a worker restart requeues it after 300 s (requests-P.md, lead)",
-)
 def test_postgres_restart_mid_job_leaves_a_clear_state(
     stack: dict[str, Any], own_postgres: OwnPostgres
 ) -> None:

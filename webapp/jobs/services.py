@@ -18,7 +18,7 @@ from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import AnonymousUser, User
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 
 from webapp.cases.models import Case
@@ -76,6 +76,25 @@ def _save(job: Job, fields: Sequence[str]) -> Job:
     job.save(update_fields=[*fields, "updated_at"])
     publish_job_event(job)
     return job
+
+
+# A job's last save must land even when the database restarted under it: otherwise the row stays "running"
+# although no worker runs it. Reconnect and try again for about a minute.
+_DATABASE_LOST = (OperationalError, InterfaceError)
+FINAL_SAVE_TRIES = 15
+
+
+def _save_final(job: Job, fields: Sequence[str]) -> Job:
+    for attempt in range(FINAL_SAVE_TRIES):
+        try:
+            return _save(job, fields)
+        except _DATABASE_LOST:
+            if attempt == FINAL_SAVE_TRIES - 1:
+                raise
+            logger.warning("job %s: database unreachable for the final save, retrying", job.pk)
+            connections.close_all()  # the broken connection goes; the next query opens a new one
+            time.sleep(min(1.0 + attempt, 5.0))
+    raise AssertionError("unreachable")
 
 
 # --- creating -----------------------------------------------------------------------------------------------
@@ -287,10 +306,10 @@ def run(
             job.error = _user_message(exc)
             if job.error.startswith("Unexpected error"):
                 logger.exception("job %s (%s) failed", job.pk, job.kind)
-        return _save(job, ["status", "error", "finished_at", "eta_s", "timings"])
+        return _save_final(job, ["status", "error", "finished_at", "eta_s", "timings"])
     reporter.close_stage()
     job.status, job.progress, job.finished_at, job.eta_s = JobStatus.DONE, 1.0, timezone.now(), None
-    return _save(job, ["status", "progress", "finished_at", "eta_s", "timings"])
+    return _save_final(job, ["status", "progress", "finished_at", "eta_s", "timings"])
 
 
 def _user_message(exc: Exception) -> str:
@@ -299,6 +318,8 @@ def _user_message(exc: Exception) -> str:
 
     if isinstance(exc, JobError | ReidError | EngineLoadError):
         return str(exc)
+    if isinstance(exc, _DATABASE_LOST):
+        return "The database restarted while this job ran. Retry the job; nothing it stored is kept twice."
     if isinstance(exc, SoftTimeLimitExceeded):
         return "The job ran past its time limit and was stopped. Try a shorter video or ask an operator."
     return f"Unexpected error ({type(exc).__name__}). An operator can find the details in the worker log."
