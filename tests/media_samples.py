@@ -41,7 +41,7 @@ def results_fixture(case: Any) -> tuple[Any, Any]:
     worker would have left them."""
     from django.core.files.base import ContentFile
 
-    from webapp.footage.models import Track, Video, VideoStatus
+    from webapp.footage.models import Video, VideoStatus
     from webapp.search.models import Hit, Query
 
     video = Video.objects.create(
@@ -55,7 +55,19 @@ def results_fixture(case: Any) -> tuple[Any, Any]:
         frame_count=20,
     )
     video.original.save("original.mp4", ContentFile(tiny_video_bytes()))
-    track = Track.objects.create(
+    track = sample_track(video)
+    query = Query(case=case, created_by=case.owner, photo_sha256="cd" * 32, params={"box": None})
+    query.photo.save("p.jpg", ContentFile(jpeg()), save=False)
+    query.save()
+    hit = Hit.objects.create(query=query, track=track, score=0.8, rank=1, start_s=0.2, end_s=1.5)
+    return query, hit
+
+
+def sample_track(video: Any) -> Any:
+    """One short track of a person, as ingestion stores it."""
+    from webapp.footage.models import Track
+
+    return Track.objects.create(
         video=video,
         track_id=1,
         start_s=0.2,
@@ -67,8 +79,3 @@ def results_fixture(case: Any) -> tuple[Any, Any]:
         best_box=[10, 10, 30, 80],
         boxes=[[5, 0.5, 10, 10, 30, 80]],
     )
-    query = Query(case=case, created_by=case.owner, photo_sha256="cd" * 32, params={"box": None})
-    query.photo.save("p.jpg", ContentFile(jpeg()), save=False)
-    query.save()
-    hit = Hit.objects.create(query=query, track=track, score=0.8, rank=1, start_s=0.2, end_s=1.5)
-    return query, hit

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.utils import timezone
-from media_samples import jpeg, tiny_video_bytes
+from media_samples import jpeg, sample_track, tiny_video_bytes
 
 from reid_core.index import VectorIndex, VectorKey
 from webapp.audit.models import AuditEvent
@@ -35,17 +35,7 @@ def footage(case: Any, name: str = "cam.mp4") -> Video:
     video.rendition.save("rendition.mp4", ContentFile(tiny_video_bytes()), save=False)
     video.poster.save("poster.jpg", ContentFile(jpeg()), save=False)
     video.save()
-    track = Track.objects.create(
-        video=video,
-        track_id=1,
-        start_s=0.2,
-        end_s=1.5,
-        start_frame=2,
-        end_frame=15,
-        best_frame=5,
-        best_t=0.5,
-        best_box=[10, 10, 30, 80],
-    )
+    track = sample_track(video)
     track.thumbnail.save("thumb.jpg", ContentFile(jpeg()))
     snapshot = Snapshot.objects.create(track=track, ordinal=0, frame=5, t=0.5, box=[10, 10, 30, 80])
     snapshot.crop.save("crop.jpg", ContentFile(jpeg()))

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
-from media_samples import jpeg
+from media_samples import jpeg, sample_track
 
 from webapp.cases.permissions import Capability as C
 
@@ -201,7 +201,7 @@ def world(case: Any, make_user: Any, tiny_video: Path) -> dict[str, Any]:
 
     from webapp.cases import services as cases
     from webapp.footage import services as footage
-    from webapp.footage.models import Snapshot, Track, Video, VideoStatus
+    from webapp.footage.models import Snapshot, Video, VideoStatus
     from webapp.jobs.models import Job, JobKind, JobStatus
     from webapp.search.models import Hit, Query
 
@@ -232,18 +232,7 @@ def world(case: Any, make_user: Any, tiny_video: Path) -> dict[str, Any]:
     vid.rendition.name = vid.original.name
     vid.poster.save("poster.jpg", ContentFile(jpeg()), save=False)
     vid.save()
-    track = Track.objects.create(
-        video=vid,
-        track_id=1,
-        start_s=0.2,
-        end_s=1.5,
-        start_frame=2,
-        end_frame=15,
-        best_frame=5,
-        best_t=0.5,
-        best_box=[10, 10, 30, 80],
-        boxes=[[5, 0.5, 10, 10, 30, 80]],
-    )
+    track = sample_track(vid)
     track.thumbnail.save("t.jpg", ContentFile(jpeg()))
     snapshot = Snapshot.objects.create(track=track, ordinal=0, frame=5, t=0.5, box=[10, 10, 30, 80])
     snapshot.crop.save("c.jpg", ContentFile(jpeg()))
