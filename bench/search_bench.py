@@ -40,6 +40,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "webapp" / "search"))
 sys.path.insert(0, str(REPO / "bench"))
+from bench_db import create_database, drop_database  # noqa: E402
+
 BENCH_DB = "sightline_search_bench"
 
 
@@ -59,25 +61,6 @@ def configure(media_root: Path) -> dict[str, str]:
         env["REID_MODELS_DIRS"] = os.pathsep.join(str(d) for d in dirs)
     os.environ.update(env)
     return {**os.environ}
-
-
-def create_database() -> None:
-    import psycopg
-
-    admin = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-
-
-def drop_database() -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    admin = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 def add_synthetic_footage(case: Any, pets: Any, hours: float, seed: int = 0) -> tuple[int, int, int]:
@@ -226,7 +209,7 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="sightline-search-bench-"))
     env = configure(tmp / "media")
-    create_database()
+    create_database(BENCH_DB)
     import django
 
     django.setup()
@@ -342,7 +325,7 @@ def main() -> int:
     finally:
         for process in processes:
             stop(process)
-        drop_database()
+        drop_database(BENCH_DB)
     return 0
 
 

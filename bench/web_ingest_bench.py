@@ -37,6 +37,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench_db import create_database, drop_database  # noqa: E402
+
 BENCH_DB = "sightline_bench"
 PIECE = 8 * 1024 * 1024
 
@@ -76,25 +78,6 @@ def configure(media_root: Path, redis_db: int) -> dict[str, str]:
         env["REID_MODELS_DIRS"] = str(models)
     os.environ.update(env)
     return {**os.environ}
-
-
-def create_database() -> None:
-    import psycopg
-
-    admin = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-
-
-def drop_database() -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    admin = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 def start(args: list[str], env: dict[str, str], log: Path, ready: bytes) -> subprocess.Popen[bytes]:
@@ -274,7 +257,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     media = Path(tempfile.mkdtemp(prefix="sightline-bench-"))
     env = configure(media, args.redis_db or free_redis_db())
-    create_database()
+    create_database(BENCH_DB)
     import django
 
     django.setup()
@@ -353,7 +336,7 @@ def main() -> int:
     finally:
         stop(server)
         stop(worker)
-        drop_database()
+        drop_database(BENCH_DB)
     results["machine"] = (
         f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()} (shared)"
     )
