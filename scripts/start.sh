@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts Sightline on this machine: installs what is missing, prepares the database, creates a first admin
-# account, then runs the web server (daphne) and one Celery worker until Ctrl-C.
+# account, then runs the web server (daphne), one Celery worker and Celery beat (periodic sweeps, retention)
+# until Ctrl-C.
 #
 #   scripts/start.sh
 #
@@ -61,7 +62,7 @@ python manage.py migrate --no-input -v 0
 python manage.py ensure_admin
 
 # --- run ----------------------------------------------------------------------------------------------
-# Both processes share one process group with this script: Ctrl-C (or the trap) stops them together.
+# The processes share one process group with this script: Ctrl-C (or the trap) stops them together.
 pids=()
 stop() {
   trap - INT TERM EXIT
@@ -78,6 +79,9 @@ if [[ $MODE == embedded ]]; then
 fi
 celery "${worker_args[@]}" &
 pids+=($!)
+# One beat per installation: it only sends the periodic tasks (settings.CELERY_BEAT_SCHEDULE) to the worker.
+celery -A webapp beat --loglevel INFO &
+pids+=($!)
 daphne -b "$HOST" -p "$PORT" webapp.asgi:application &
 pids+=($!)
 
@@ -87,6 +91,6 @@ else
   say "mode: services: PostgreSQL ($DATABASE_URL) and Redis ($REDIS_URL)"
 fi
 say "open http://$HOST:$PORT/  (administration: http://$HOST:$PORT/admin/)  Ctrl-C stops"
-# Exit as soon as either process dies, so a crash is not hidden behind the other one still running.
+# Exit as soon as any process dies, so a crash is not hidden behind the others still running.
 wait -n "${pids[@]}"
-say "a process exited; shutting down the other"
+say "a process exited; shutting down the others"

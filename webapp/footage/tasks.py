@@ -23,6 +23,14 @@ def ingest_video(self: Task, job_id: int) -> None:
     )
 
 
+@shared_task(name="webapp.footage.tasks.sweep_stale_jobs")
+def sweep_stale_jobs() -> list[int]:
+    """Sent by Celery beat every SIGHTLINE_SWEEP_INTERVAL_S: jobs of workers that died and never came back."""
+    requeued = services.requeue_stale_jobs()
+    services.upload_store().expire()
+    return requeued
+
+
 @signals.worker_ready.connect
 def _recover_after_restart(sender: Any = None, **_: Any) -> None:
     # A worker starting under the name of one that died mid-job takes its jobs back at once; jobs of other

@@ -206,6 +206,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True  # job state lives in the Job row, not in a result backend
 CELERY_TASK_DEFAULT_QUEUE = "ingest"
 CELERY_TASK_ROUTES = {
+    # Maintenance is quick: the search queue, so it never waits behind hours of analysis.
+    "webapp.footage.tasks.sweep_stale_jobs": {"queue": "search"},
+    "webapp.cases.tasks.*": {"queue": "search"},
     "webapp.search.tasks.*": {"queue": "search"},
     "webapp.jobs.tasks.*": {"queue": "search"},
     "webapp.footage.tasks.*": {"queue": "ingest"},
@@ -241,25 +244,34 @@ SIGHTLINE_X_ACCEL_PREFIX = env_str("SIGHTLINE_X_ACCEL_PREFIX", "/protected-media
 # Footage uploaded more than this many days ago is deleted (apply_retention command / periodic task) unless
 # its case is locked as evidence. 0 keeps footage forever.
 SIGHTLINE_RETENTION_DAYS = env_int("SIGHTLINE_RETENTION_DAYS", 0)
-# Run daily by `celery -A webapp beat` (or a worker with -B); `manage.py apply_retention` does it from cron.
-CELERY_BEAT_SCHEDULE: dict[str, Any] = (
-    {"retention": {"task": "webapp.cases.tasks.apply_retention", "schedule": 24 * 3600.0}}
-    if SIGHTLINE_RETENTION_DAYS > 0
-    else {}
-)
+# Periodic work, sent by `celery -A webapp beat` (scripts/start.sh and the compose file run one): the sweep
+# that re-sends ingest jobs a dead worker left running (a worker restarting under the same name does it at
+# once; this catches workers that never come back) and expires abandoned uploads, and the daily retention
+# when SIGHTLINE_RETENTION_DAYS is set. `manage.py apply_retention` does the latter from cron instead.
+SIGHTLINE_SWEEP_INTERVAL_S = max(1, env_int("SIGHTLINE_SWEEP_INTERVAL_S", 300))
+CELERY_BEAT_SCHEDULE: dict[str, Any] = {
+    "sweep-stale-jobs": {
+        "task": "webapp.footage.tasks.sweep_stale_jobs",
+        "schedule": float(SIGHTLINE_SWEEP_INTERVAL_S),
+    },
+    **(
+        {"retention": {"task": "webapp.cases.tasks.apply_retention", "schedule": 24 * 3600.0}}
+        if SIGHTLINE_RETENTION_DAYS > 0
+        else {}
+    ),
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- security defaults (prod.py tightens them) --------------------------------------------------------------
-# Content Security Policy: only this origin's scripts, styles, images and media, no inline script, no
-# framing. blob: carries the dropped query photo preview; 'self' covers the same-origin websocket.
+# Content Security Policy: only this origin's scripts, styles, images and media, no inline script or style
+# (no <style> blocks, style="" attributes or on* handlers: pages link static files; scripts set styles
+# through the CSSOM, which the policy does not restrict), no framing. blob: carries the dropped query photo
+# preview; 'self' covers the same-origin websocket.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
-        # The one inline handler left (the report's print button, onclick="window.print()") by its hash;
-        # drop it once that button gets its handler from a script file.
-        "script-src": ["'self'", "'unsafe-hashes'", "'sha256-MguIPR6qNR8D3B+eAlK+bIRTZe8t3wkOY4B/56Me9FU='"],
-        # Inline <style> blocks in the footage and search panels and the report: allowed until they move to
-        # static CSS (styles cannot run code; scripts stay strict).
-        "style-src": ["'self'", "'unsafe-inline'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
         "img-src": ["'self'", "data:", "blob:"],
         "media-src": ["'self'", "blob:"],
         "connect-src": ["'self'"],
