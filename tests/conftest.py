@@ -140,8 +140,16 @@ def open_case_socket() -> Iterator[Callable[..., CaseSocket]]:
 
 @pytest.fixture(scope="session")
 def frontend_built() -> None:
-    """static/dist is a build output: build it if missing (plain copy, no dependencies)."""
-    if not (REPO / "static" / "dist" / "case_page.js").exists():
+    """static/dist is a build output: build it if missing or older than a source (plain copy, no
+    dependencies), so a browser test never runs yesterday's scripts."""
+    dist = REPO / "static" / "dist"
+    sources = list((REPO / "frontend" / "src").glob("*.js"))
+    stale = [
+        s
+        for s in sources
+        if not (dist / s.name).exists() or (dist / s.name).stat().st_mtime < s.stat().st_mtime
+    ]
+    if stale or not (dist / "vendor").is_dir():
         node = shutil.which("node")
         if node is None:
             pytest.fail("node is needed to build the frontend (scripts/setup.sh installs it)")
