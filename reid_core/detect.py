@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from reid_core.models.registry import Preprocess
 from reid_core.types import Box, Image
 
 
@@ -40,6 +41,22 @@ def letterbox(image: Image, width: int, height: int, pad_value: float = 114.0) -
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     out[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=interp)
     return Letterboxed(image=out, scale=scale)
+
+
+def frame_blob(frame: Image, pre: Preprocess) -> tuple[npt.NDArray[np.float32], float, float]:
+    """One frame as the detector's NCHW input tensor, as its manifest entry declares it, with the x and y
+    scale (model pixels per source pixel) that map boxes back."""
+    if pre.letterbox:
+        lb = letterbox(frame, pre.width, pre.height, pre.pad_value)
+        image, sx, sy = lb.image, lb.scale, lb.scale
+    else:
+        image = np.asarray(cv2.resize(frame, (pre.width, pre.height)), dtype=np.uint8)
+        sx, sy = pre.width / frame.shape[1], pre.height / frame.shape[0]
+    pixels = image[:, :, ::-1] if pre.channel_order == "RGB" else image
+    mean = np.array(pre.mean, dtype=np.float32)
+    std = np.array(pre.std, dtype=np.float32)
+    x = (pixels.astype(np.float32) * pre.scale - mean) / std
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), sx, sy
 
 
 def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: float) -> list[int]:

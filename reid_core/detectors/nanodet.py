@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
-from reid_core.detect import Detection, filter_detections, letterbox
+from reid_core.detect import Detection, filter_detections, frame_blob
 from reid_core.models import ResolvedModel
 from reid_core.runtime import session
 from reid_core.types import Image
@@ -43,8 +42,6 @@ class NanoDetDetector:
         if self.pre.layout != "NCHW":
             raise ValueError(f"{model.path}: the NanoDet adapter expects an NCHW input")
         self._session = session(model.path, threads)
-        self._mean = np.array(self.pre.mean, dtype=np.float32)
-        self._std = np.array(self.pre.std, dtype=np.float32)
         # Pair each stride's score and box outputs by cell count: the export's output order is arbitrary.
         outputs = [(o.name, o.shape) for o in self._session.get_outputs()]
         self._levels: list[tuple[int, int, str, str, npt.NDArray[np.float32]]] = []
@@ -63,19 +60,8 @@ class NanoDetDetector:
         # The converted model has a fixed batch of 1.
         return [self._detect_one(frame) for frame in frames]
 
-    def _blob(self, frame: Image) -> tuple[npt.NDArray[np.float32], float, float]:
-        if self.pre.letterbox:
-            lb = letterbox(frame, self.pre.width, self.pre.height, self.pre.pad_value)
-            image, sx, sy = lb.image, lb.scale, lb.scale
-        else:
-            image = np.asarray(cv2.resize(frame, (self.pre.width, self.pre.height)), dtype=np.uint8)
-            sx, sy = self.pre.width / frame.shape[1], self.pre.height / frame.shape[0]
-        pixels = image[:, :, ::-1] if self.pre.channel_order == "RGB" else image
-        x = (pixels.astype(np.float32) * self.pre.scale - self._mean) / self._std
-        return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), sx, sy
-
     def _detect_one(self, frame: Image) -> list[Detection]:
-        blob, sx, sy = self._blob(frame)
+        blob, sx, sy = frame_blob(frame, self.pre)
         names = [n for _, _, s, b, _ in self._levels for n in (s, b)]
         out = dict(zip(names, self._session.run(names, {self.pre.input_name: blob}), strict=True))
         boxes, scores = [], []
