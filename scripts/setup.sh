@@ -51,6 +51,12 @@ if [[ ! -f $stamp ]]; then
       >var/pip-install.log 2>&1; then
     tail -30 var/pip-install.log; log "pip install failed (full log: var/pip-install.log)"; exit 1
   fi
+  if [[ $DEV == 1 ]]; then
+    # HOTA for `reid eval-video` and the tests. Without its dependencies: they would pull the full OpenCV
+    # wheel over the headless one, and HOTA needs only NumPy and SciPy.
+    .venv/bin/python -m pip install -q --no-deps "trackeval==1.3.0" >>var/pip-install.log 2>&1 \
+      || { tail -30 var/pip-install.log; log "pip install trackeval failed"; exit 1; }
+  fi
   .venv/bin/python -c "import django, celery, channels, onnxruntime, faiss, cv2, av, supervision" \
     || { log "Python packages failed to install"; exit 1; }
   rm -f .venv/.installed-*

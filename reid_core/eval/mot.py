@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -151,7 +153,9 @@ def _hota(
     sims: list[np.ndarray], gt_ids: list[np.ndarray], tr_ids: list[np.ndarray]
 ) -> tuple[float | None, str]:
     try:
-        from trackeval.metrics import HOTA  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        # TrackEval prints a notice about optional datasets on import; keep it off stdout (--json output).
+        with contextlib.redirect_stdout(io.StringIO()):
+            from trackeval.metrics import HOTA  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
         return None, "TrackEval not installed (pip install --no-deps trackeval)"
     # TrackEval wants ids renumbered 0..n-1 per sequence.

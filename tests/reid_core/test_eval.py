@@ -108,6 +108,8 @@ def test_eval_video_protocol_on_the_session_index(
     assert len(result.queries) == 19
     assert 0.85 <= result.detection_ap50 <= 1.0
     assert result.tracking.mota > 0.6 and result.tracking.idf1 > 0.5
+    # HOTA from TrackEval, which the dev setup installs (scripts/setup.sh --dev).
+    assert result.tracking.hota is not None and 0.4 < result.tracking.hota < 1.0, result.tracking.hota_note
     # Retrieval well above chance (about 1 id in 19): the measured numbers are in docs/engine.md.
     assert result.frame_ap > 0.45 and result.recall_at_5 > 0.65
     assert all(0 <= q.ap <= 1 and q.recall_at_1 <= q.recall_at_5 <= 1 for q in result.queries)
