@@ -53,10 +53,16 @@ def frame_blob(frame: Image, pre: Preprocess) -> tuple[npt.NDArray[np.float32], 
         image = np.asarray(cv2.resize(frame, (pre.width, pre.height)), dtype=np.uint8)
         sx, sy = pre.width / frame.shape[1], pre.height / frame.shape[0]
     pixels = image[:, :, ::-1] if pre.channel_order == "RGB" else image
-    mean = np.array(pre.mean, dtype=np.float32)
-    std = np.array(pre.std, dtype=np.float32)
-    x = (pixels.astype(np.float32) * pre.scale - mean) / std
-    return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), sx, sy
+    # Channels first while still bytes, one conversion to float, then in-place arithmetic only where the
+    # model asks for it (YOLOX takes raw 0..255): this runs on every analysed frame.
+    x = np.ascontiguousarray(pixels.transpose(2, 0, 1)[None], dtype=np.float32)
+    mean = np.array(pre.mean, dtype=np.float32).reshape(1, 3, 1, 1)
+    std = np.array(pre.std, dtype=np.float32).reshape(1, 3, 1, 1)
+    if pre.scale != 1.0 or np.any(std != 1.0):
+        x *= np.float32(pre.scale) / std
+    if np.any(mean != 0.0):
+        x -= mean / std
+    return x, sx, sy
 
 
 def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: float) -> list[int]:
