@@ -84,6 +84,13 @@ function main() {
   if (!root) return;
   const player = new Player(root);
   window.sightline = { ...(window.sightline ?? {}), player };
+  // A camera label changed on the footage panel: the open video's title follows.
+  document.addEventListener("sightline:video", ({ detail }) => {
+    if (player.current && detail && player.current.id === detail.id) {
+      player.current = { ...player.current, ...detail };
+      player.title.textContent = detail.camera_label || detail.name;
+    }
+  });
 }
 
 if (typeof document !== "undefined") main();

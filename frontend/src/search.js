@@ -160,6 +160,7 @@ class SearchPanel {
     }
     document.addEventListener("sightline:job", (e) => this.onJob(e.detail));
     document.addEventListener("sightline:state", () => this.pendingJob && this.checkPending());
+    document.addEventListener("sightline:video", (e) => this.onVideo(e.detail));
     document.addEventListener("keydown", (e) => this.onKey(e));
   }
 
@@ -192,6 +193,23 @@ class SearchPanel {
     if (event.kind !== "search" || event.job !== this.pendingJob) return;
     if (event.status === "running") this.say(`Searching… ${Math.round((event.progress ?? 0) * 100)}%`, "busy");
     if (["done", "failed", "cancelled"].includes(event.status)) this.loadResults(event.query);
+  }
+
+  // A video's label or recording start changed on the footage panel: take the results' labels and
+  // wall-clock times from the server again, keeping the list's threshold and selection.
+  async onVideo(video) {
+    const doc = this.doc;
+    if (!doc || !video || !doc.videos[String(video.id)]) return;
+    const response = await fetch(doc.query.urls.results, { credentials: "same-origin" });
+    if (!response.ok || this.doc !== doc) return;
+    const fresh = await response.json();
+    const times = new Map(fresh.hits.map((h) => [h.id, h]));
+    for (const hit of doc.hits) {
+      const now = times.get(hit.id);
+      if (now) Object.assign(hit, { start_wall: now.start_wall, end_wall: now.end_wall });
+    }
+    Object.assign(doc.videos, fresh.videos);
+    this.renderListOnly();
   }
 
   // The job may have finished before this page knew its id: look at the jobs case_page.js holds, then poll.

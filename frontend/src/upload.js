@@ -4,6 +4,11 @@
 // Resuming: tus-js-client keeps each upload's URL in localStorage under a fingerprint of the file (name,
 // type, size, modification time, endpoint). After a dropped connection it retries by itself; after a page
 // reload the user drops the same file again and it continues from the server's offset.
+//
+// Each video shows its camera label and recording start; editors and the owner change them in place
+// (video_details.js). A saved change is announced as a "sightline:video" event for the other panels.
+
+import { browserTimeZone, detailsEditor, startLine } from "./video_details.js";
 
 export const CHUNK_BYTES = 8 * 1024 * 1024; // what a dropped connection can cost at most
 export const RETRY_DELAYS_MS = [0, 1000, 3000, 5000, 10000, 20000];
@@ -168,6 +173,9 @@ class FootagePanel {
     this.list = root.querySelector("#videos-list");
     this.uploads = root.querySelector("#uploads-list");
     this.videos = new Map();
+    this.timeZone = browserTimeZone();
+    this.editing = null; // id of the video whose details form is open; the form survives re-renders
+    this.editor = null;
   }
 
   start() {
@@ -358,7 +366,13 @@ class FootagePanel {
       video.fps ? `${video.fps} fps` : "",
       video.codec,
     ].filter(Boolean);
+    if (video.camera_label) facts.unshift(video.name);
     const meta = element("span", { class: "muted", text: facts.join(" · ") });
+    const start = element("span", {
+      class: "recording-start",
+      dataset: { source: video.recording_start_source || "" },
+      text: startLine(video, this.timeZone),
+    });
     const status = element("span", { class: `status status-${video.status}`, text: video.status_label });
     const progress = isActive(job) ? element("progress", { max: "1", value: String(job.progress || 0) }) : null;
     const line = element("span", { class: "job-line", text: isActive(job) ? jobLine(job) : "" });
@@ -373,6 +387,11 @@ class FootagePanel {
     if (this.canEdit && job && (job.status === "failed" || job.status === "cancelled")) {
       actions.append(this.action("Retry", `/cases/${this.caseId}/videos/${video.id}/retry`));
     }
+    if (this.canEdit && this.editing !== video.id) {
+      const edit = element("button", { type: "button", class: "link edit-details", text: "Edit label and start time" });
+      edit.addEventListener("click", () => this.edit(video));
+      actions.append(edit);
+    }
     if (this.canEdit) {
       actions.append(
         this.action("Delete", `/cases/${this.caseId}/videos/${video.id}/delete`, `Delete ${video.name} and everything found in it?`),
@@ -380,8 +399,35 @@ class FootagePanel {
     }
     return element("li", { class: "video", dataset: { video: String(video.id), status: video.status } }, [
       poster,
-      element("div", { class: "video-body" }, [title, meta, status, progress, line, error, actions]),
+      element("div", { class: "video-body" }, [
+        title, meta, start, status, progress, line, error, actions,
+        this.editing === video.id ? this.editor : null,
+      ]),
     ]);
+  }
+
+  edit(video) {
+    this.editing = video.id;
+    this.editor = detailsEditor(video, {
+      timeZone: this.timeZone,
+      save: (body) => postJson(video.details_url, body),
+      onDone: (saved) => this.detailsSaved(saved),
+      onCancel: () => this.closeEditor(),
+    });
+    this.render();
+    this.editor.querySelector("input")?.focus();
+  }
+
+  closeEditor() {
+    this.editing = null;
+    this.editor = null;
+    this.render();
+  }
+
+  detailsSaved(saved) {
+    this.videos.set(saved.id, { ...this.videos.get(saved.id), ...saved });
+    this.closeEditor();
+    document.dispatchEvent(new CustomEvent("sightline:video", { detail: saved }));
   }
 
   action(label, url, confirmText = "") {

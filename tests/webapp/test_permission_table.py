@@ -130,6 +130,7 @@ TABLE: dict[str, list[Row]] = {
     "footage:videos": [Row("get", C.VIEW, 200)],
     "footage:stream": [Row("get", C.VIEW, 200, kwargs=video), Row("head", C.VIEW, 200, kwargs=video)],
     "footage:poster": [Row("get", C.VIEW, 200, kwargs=video)],
+    "footage:details": [Row("post", C.EDIT, 200, data={"camera_label": "Gate 3"}, kwargs=video)],
     "footage:delete": [Row("post", C.EDIT, 200, kwargs=video)],
     # The fixture video is ready, so there is nothing to retry: 409 says so.
     "footage:retry": [Row("post", C.UPLOAD, 409, kwargs=video)],

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,9 @@ class VideoInfo:
     frames: int
     pix_fmt: str
     browser_playable: bool
+    # The container's creation_time tag (UTC), when it holds a plausible date: a default for the recording
+    # start that people can correct (camera clocks drift; some exporters write the export time instead).
+    creation_time: datetime | None = None
 
     @property
     def resolution(self) -> str:
@@ -118,7 +122,32 @@ def _probe_open(container: Any, decode_budget_s: float) -> VideoInfo:
         frames=packets,
         pix_fmt=pix_fmt,
         browser_playable=playable,
+        creation_time=_creation_time(container, stream),
     )
+
+
+# Before this, a creation_time is an unset field read as a date (QuickTime counts from 1904, others 1970).
+_EARLIEST_CREATION = datetime(1971, 1, 1, tzinfo=UTC)
+
+
+def _creation_time(container: Any, stream: Any) -> datetime | None:
+    """The creation_time tag of the container (else of the video stream) as an aware UTC datetime.
+
+    FFmpeg's demuxers give it as ISO 8601 in UTC ("2024-05-01T08:00:00.000000Z"); a value without an offset
+    is UTC too. Unset (epoch) dates, dates in the future and unreadable text count as no tag.
+    """
+    for metadata in (container.metadata, stream.metadata):
+        raw = str(metadata.get("creation_time") or "").strip()
+        if not raw:
+            continue
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError:
+            continue
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if _EARLIEST_CREATION <= value <= datetime.now(UTC) + timedelta(days=1):
+            return value
+    return None
 
 
 def _fourcc(container: Any, stream: Any) -> str:

@@ -43,6 +43,12 @@ class VideoStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class RecordingStartSource(models.TextChoices):
+    NONE = "", "Unknown"
+    FILE = "file", "From the file's creation time"
+    USER = "user", "Set by a person"
+
+
 class Video(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="videos")
     uploaded_by = models.ForeignKey(
@@ -61,6 +67,10 @@ class Video(models.Model):
     codec = models.CharField(max_length=50, blank=True)
     recording_started_at = models.DateTimeField(
         null=True, blank=True, help_text="Wall-clock time of the first frame, when known."
+    )
+    # Where recording_started_at came from, so the page can say a date read from the file is unchecked.
+    recording_start_source = models.CharField(
+        max_length=4, choices=RecordingStartSource.choices, default=RecordingStartSource.NONE, blank=True
     )
     camera_label = models.CharField(max_length=200, blank=True)
     rendition = models.FileField(upload_to=rendition_upload_to, max_length=500, blank=True)

@@ -1,4 +1,4 @@
-"""Writes for footage: uploads becoming videos, the ingestion job, cancel, retry, delete.
+"""Writes for footage: uploads becoming videos, their details, the ingestion job, cancel, retry, delete.
 
 Every function here is keyword-only and assumes the caller (a view, a task) already decided the user may do
 it through webapp.cases.permissions. Files live under MEDIA_ROOT as cases/<case>/videos/<video>/...; the
@@ -15,22 +15,32 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from reid_core.catalog import FILENAME as CATALOG_FILE
 from reid_core.catalog import Catalog
 from reid_core.index import VectorIndex
+from webapp.audit import services as audit
 from webapp.cases.models import Case
 from webapp.engine import get_engine
 from webapp.footage import media
-from webapp.footage.models import Snapshot, Track, Video, VideoStatus, original_upload_to, video_dir
+from webapp.footage.models import (
+    RecordingStartSource,
+    Snapshot,
+    Track,
+    Video,
+    VideoStatus,
+    original_upload_to,
+    video_dir,
+)
 from webapp.footage.uploads import UploadError, UploadInfo, UploadStore
 from webapp.jobs import services as jobs
 from webapp.jobs.events import job_event
@@ -96,6 +106,11 @@ def create_video_from_upload(*, user: Any, case: Case, upload_id: str, camera_la
                 height=probed.height,
                 codec=probed.codec,
                 camera_label=(camera_label or info.metadata.get("camera", ""))[:200],
+                # A default people can correct on the case page; the page says where it came from.
+                recording_started_at=probed.creation_time,
+                recording_start_source=RecordingStartSource.FILE
+                if probed.creation_time
+                else RecordingStartSource.NONE,
                 status=VideoStatus.PROCESSING,
             )
             relative = original_upload_to(video, _clean_name(name))
@@ -113,6 +128,62 @@ def create_video_from_upload(*, user: Any, case: Case, upload_id: str, camera_la
         raise
     store.discard(upload_id)
     return video
+
+
+_UNSET: Any = object()
+
+
+def update_video_details(
+    *,
+    video: Video,
+    actor: Any,
+    camera_label: str | None = None,
+    recording_started_at: datetime | None = _UNSET,
+    entered_as: str = "",
+    request: HttpRequest | None = None,
+) -> Video:
+    """Set the camera label and/or the recording start (aware; stored in UTC) of a video.
+
+    ``None`` for the label, or the start left out, keeps that field; an empty label or a start of ``None``
+    clears it. A start set here is marked as set by a person. Each change is audit-logged with the old and
+    new values (``entered_as``: the local time and zone the person typed); a request that changes nothing
+    writes nothing.
+    """
+    with transaction.atomic():
+        current = Video.objects.select_for_update().get(pk=video.pk)
+        changes: dict[str, dict[str, Any]] = {}
+        if camera_label is not None and camera_label[:200] != current.camera_label:
+            changes["camera_label"] = {"old": current.camera_label, "new": camera_label[:200]}
+            current.camera_label = camera_label[:200]
+        if recording_started_at is not _UNSET and recording_started_at != current.recording_started_at:
+            changes["recording_started_at"] = {
+                "old": _iso(current.recording_started_at),
+                "new": _iso(recording_started_at),
+                "old_source": current.recording_start_source,
+            }
+            if entered_as and recording_started_at is not None:
+                changes["recording_started_at"]["entered_as"] = entered_as
+            current.recording_started_at = recording_started_at
+            current.recording_start_source = (
+                RecordingStartSource.USER if recording_started_at is not None else RecordingStartSource.NONE
+            )
+        if changes:
+            current.save(
+                update_fields=["camera_label", "recording_started_at", "recording_start_source", "updated_at"]
+            )
+            audit.record(
+                action="video.details",
+                actor=actor,
+                case=current.case,
+                target=current,
+                request=request,
+                details={"video": current.pk, "name": current.original_name, **changes},
+            )
+    return current
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
 
 
 def _clean_name(name: str) -> str:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("cases/<int:case_id>/videos/", views.video_list, name="videos"),
     path("cases/<int:case_id>/videos/<int:video_id>/stream", views.stream, name="stream"),
     path("cases/<int:case_id>/videos/<int:video_id>/poster", views.poster, name="poster"),
+    path("cases/<int:case_id>/videos/<int:video_id>/details", views.video_details, name="details"),
     path("cases/<int:case_id>/videos/<int:video_id>/delete", views.delete_video, name="delete"),
     path("cases/<int:case_id>/videos/<int:video_id>/retry", views.retry_video, name="retry"),
     path("cases/<int:case_id>/jobs/<int:job_id>/cancel", views.cancel_job, name="cancel"),

@@ -1,4 +1,4 @@
-"""HTTP endpoints of the footage app: the tus upload protocol, video list, streaming, job controls.
+"""HTTP endpoints of the footage app: tus uploads, the video list and details, streaming, job controls.
 
 Thin: each view asks webapp.cases.permissions.authorize() first (a non-member gets 404), then calls a
 service (writes) or reads scoped to the authorized case, and turns errors into responses.
@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from webapp.audit import services as audit
 from webapp.cases.permissions import Capability, authorize
 from webapp.footage import selectors, services
+from webapp.footage.forms import VideoDetailsForm
 from webapp.footage.models import Video
 from webapp.footage.streaming import ranged_file_response
 from webapp.footage.uploads import UploadError, UploadInfo, parse_metadata
@@ -148,13 +149,11 @@ def complete_upload(request: HttpRequest, case_id: int, upload_id: str) -> JsonR
         return JsonResponse({"error": exc.message}, status=exc.status)
     except services.FootageError as exc:
         return JsonResponse({"error": str(exc)}, status=422)
-    audit.record(
-        action="video.upload",
-        request=request,
-        case=access.case,
-        target=video,
-        details={"name": video.original_name, "sha256": video.sha256, "size_bytes": video.size_bytes},
-    )
+    details = {"name": video.original_name, "sha256": video.sha256, "size_bytes": video.size_bytes}
+    if video.recording_started_at is not None:
+        details["recording_started_at"] = video.recording_started_at.isoformat()
+        details["recording_start_source"] = video.recording_start_source
+    audit.record(action="video.upload", request=request, case=access.case, target=video, details=details)
     return JsonResponse({"video": video_json(video)}, status=201)
 
 
@@ -167,10 +166,15 @@ def video_list(request: HttpRequest, case_id: int) -> JsonResponse:
 def video_json(video: Video) -> dict[str, Any]:
     job = video.jobs.filter(kind=JobKind.INGEST).order_by("-created_at").first()
     case_id = video.case_id
+    started = video.recording_started_at
     return {
         "id": video.pk,
         "name": video.original_name,
         "camera_label": video.camera_label,
+        # UTC; the page shows it in the browser's time zone, naming the zone.
+        "recording_started_at": started.isoformat() if started else None,
+        "recording_start_source": video.recording_start_source,
+        "details_url": reverse("footage:details", args=[case_id, video.pk]),
         "status": video.status,
         "status_label": video.get_status_display(),
         "error": video.error,
@@ -222,6 +226,23 @@ def poster(request: HttpRequest, case_id: int, video_id: int) -> HttpResponseBas
 
 def _media_path(name: str | None) -> Path:
     return Path(settings.MEDIA_ROOT) / (name or "")
+
+
+@require_POST
+def video_details(request: HttpRequest, case_id: int, video_id: int) -> JsonResponse:
+    """Set or clear the camera label and the recording start (editors and the owner; the service audits)."""
+    video = _video(request, case_id, video_id, Capability.EDIT)
+    form = VideoDetailsForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"error": form.first_error()}, status=400)
+    changes: dict[str, Any] = {}
+    if form.sets_label:
+        changes["camera_label"] = form.cleaned_data["camera_label"]
+    if form.sets_start:
+        changes["recording_started_at"] = form.cleaned_data["recording_started_at"]
+        changes["entered_as"] = form.cleaned_data.get("entered_as", "")
+    video = services.update_video_details(video=video, actor=request.user, request=request, **changes)
+    return JsonResponse({"video": video_json(video)})
 
 
 @require_POST
