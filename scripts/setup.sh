@@ -44,7 +44,8 @@ fi
 extras="."
 [[ $DEV == 1 ]] && extras=".[dev]"
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-$DEV"
-if [[ ! -f $stamp ]]; then
+# A dev install holds everything the app needs: the app's setup (start.sh) then has nothing to do.
+if [[ ! -f $stamp && ! -f ${stamp%-0}-1 ]]; then
   log "installing Python packages ($extras)"
   mkdir -p var
   if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e "$extras"; } \

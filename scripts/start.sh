@@ -10,6 +10,7 @@
 #                                      or startable here, embedded (SQLite, no servers) otherwise
 #   SIGHTLINE_HOST / SIGHTLINE_PORT    where the web server listens (127.0.0.1:8000)
 #   SIGHTLINE_ADMIN_USER / SIGHTLINE_ADMIN_PASSWORD   the first admin (default user "admin", password generated)
+#   SIGHTLINE_PG_PORT / SIGHTLINE_REDIS_PORT   where to look for PostgreSQL and Redis on 127.0.0.1
 #   DATABASE_URL, REDIS_URL, SIGHTLINE_DATA_DIR, SIGHTLINE_MEDIA_ROOT, REID_MODELS_DIRS, DJANGO_SETTINGS_MODULE
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +37,7 @@ if [[ $MODE == auto || $MODE == services ]]; then
   if ensure_postgres && ensure_redis && url=$(postgres_url sightline); then
     MODE=services
     export DATABASE_URL=${DATABASE_URL:-$url}
-    export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+    export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
     # The database itself may be missing on a fresh machine.
     admin_url=${DATABASE_URL%/*}/postgres
     db_name=${DATABASE_URL##*/}

@@ -10,7 +10,7 @@ ensure_postgres || { echo "PostgreSQL is needed for the tests and could not be s
 ensure_redis || { echo "Redis is needed for the tests and could not be started"; exit 1; }
 DATABASE_URL=${DATABASE_URL:-$(postgres_url sightline)}
 export DATABASE_URL
-export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
 export SIGHTLINE_SHARED_DIR=${SIGHTLINE_SHARED_DIR:-$(cd .. && pwd)/shared}
 export PYTHONUNBUFFERED=1
 source .venv/bin/activate
