@@ -18,6 +18,7 @@ const STAGE_NAMES = {
   detect: "finding people",
   embed: "describing people",
   index: "saving the search index",
+  cut: "cutting the evidence clip",
 };
 
 export function newer(a, b) {

@@ -1,7 +1,8 @@
 // Search by photo on the case page: drop a photo anywhere (or paste, or choose a file), pick the person when
 // the photo shows several (or draw a box when it shows none), then a ranked list of moments with thumbnails,
 // a per-video timeline, a live threshold, verdicts, refine, exports. Clicking a moment seeks the footage
-// player (window.sightline.player) and draws the track's box over the video (overlay.js).
+// player (window.sightline.player) and draws the track's box over the video (overlay.js). An evidence clip is
+// cut by an export job: its progress shows on the moment, then the download and the file's sha256.
 // Job progress arrives through case_page.js's "sightline:job" events (the case websocket).
 
 import { Overlay, fitRect } from "./overlay.js";
@@ -71,6 +72,43 @@ export function clickToVideoPixels(clientX, clientY, rect, videoW, videoH) {
   return [Math.round(x * 10) / 10, Math.round(y * 10) / 10];
 }
 
+const FINISHED = ["done", "failed", "cancelled"];
+
+// What the moment's evidence clip line says, from its export job: { status, progress, error, ready }.
+export function clipLine(clip) {
+  if (!clip) return "";
+  switch (clip.status) {
+    case "queued":
+      return "Clip: waiting for a worker…";
+    case "running":
+      return `Cutting the clip… ${Math.round((clip.progress ?? 0) * 100)}%`;
+    case "done":
+      return clip.ready ? "Clip ready" : "Clip made, checking…";
+    case "failed":
+      return clip.error || "The clip could not be made.";
+    case "cancelled":
+      return "Clip cancelled.";
+    default:
+      return clip.status ?? "";
+  }
+}
+
+// A clip's state from the server's answer (POST clip, GET status) or from a job event of its export job.
+export function clipState(answer) {
+  const job = answer.job ?? {};
+  return {
+    job: job.job,
+    status: job.status,
+    progress: job.progress ?? 0,
+    error: job.error ?? null,
+    ready: Boolean(answer.ready),
+    sha256: answer.sha256 ?? null,
+    statusUrl: answer.status_url,
+    fileUrl: answer.file_url ?? null,
+    cancelUrl: answer.cancel_url,
+  };
+}
+
 export function lowestScore(hits) {
   return hits.length ? Math.floor(Math.min(...hits.map((h) => h.score)) * 100) / 100 : 0;
 }
@@ -127,6 +165,7 @@ class SearchPanel {
     this.selected = -1;
     this.minScore = 0;
     this.overlay = null;
+    this.clips = new Map(); // hit id -> its evidence clip's state (clipState)
     this.bind();
     this.loadHistory();
   }
@@ -159,7 +198,10 @@ class SearchPanel {
       });
     }
     document.addEventListener("sightline:job", (e) => this.onJob(e.detail));
-    document.addEventListener("sightline:state", () => this.pendingJob && this.checkPending());
+    document.addEventListener("sightline:state", () => {
+      if (this.pendingJob) this.checkPending();
+      this.checkClips();
+    });
     document.addEventListener("sightline:video", (e) => this.onVideo(e.detail));
     document.addEventListener("keydown", (e) => this.onKey(e));
   }
@@ -190,6 +232,10 @@ class SearchPanel {
   }
 
   onJob(event) {
+    if (event.kind === "export") {
+      this.onClipJob(event);
+      return;
+    }
     if (event.kind !== "search" || event.job !== this.pendingJob) return;
     if (event.status === "running") this.say(`Searching… ${Math.round((event.progress ?? 0) * 100)}%`, "busy");
     if (["done", "failed", "cancelled"].includes(event.status)) this.loadResults(event.query);
@@ -372,9 +418,92 @@ class SearchPanel {
         el("button", { type: "button", className: "reject", onclick: () => this.verdict(hit, "rejected") }, "✗ Not them"),
       );
     }
-    if (this.canExport) tools.append(el("a", { href: hit.clip_url, className: "clip" }, "Evidence clip"));
     item.append(tools);
+    if (this.canExport) item.append(this.renderClip(hit));
     return item;
+  }
+
+  // --- evidence clips ---------------------------------------------------------------------------------------
+
+  renderClip(hit) {
+    const clip = this.clips.get(hit.id);
+    const box = el("span", { className: "clip-box", dataset: { hit: String(hit.id), state: clip?.status ?? "" } });
+    if (!clip || ["failed", "cancelled"].includes(clip.status)) {
+      box.append(el("button", { type: "button", className: "clip", onclick: () => this.requestClip(hit) }, clip ? "Evidence clip again" : "Evidence clip"));
+      if (clip) box.append(el("span", { className: "clip-line", role: "status" }, clipLine(clip)));
+      return box;
+    }
+    if (clip.ready) {
+      box.append(
+        el("a", { href: clip.fileUrl, className: "clip-download", download: "" }, "Download clip"),
+        el("span", { className: "clip-sha" }, "sha256 ", el("code", {}, clip.sha256)),
+      );
+      return box;
+    }
+    box.append(
+      el("progress", { className: "clip-progress", max: 1, value: clip.progress ?? 0 }),
+      el("span", { className: "clip-line", role: "status" }, clipLine(clip)),
+    );
+    if (clip.status !== "done") {
+      box.append(el("button", { type: "button", className: "clip-cancel link", onclick: () => this.cancelClip(hit.id) }, "Cancel"));
+    }
+    return box;
+  }
+
+  redrawClip(hitId) {
+    const node = this.body.querySelector(`.clip-box[data-hit="${hitId}"]`);
+    const hit = this.doc?.hits.find((h) => h.id === hitId);
+    if (node && hit) node.replaceWith(this.renderClip(hit));
+  }
+
+  async requestClip(hit) {
+    try {
+      const clip = clipState(await post(hit.clip_url));
+      this.clips.set(hit.id, clip);
+      this.redrawClip(hit.id);
+      // The job may have finished before its id was known here: the jobs case_page.js holds say so.
+      const known = window.sightline?.jobs?.get(clip.job);
+      if (known) this.onClipJob(known);
+    } catch (error) {
+      this.say(error.message, "error");
+    }
+  }
+
+  async onClipJob(event) {
+    const entry = [...this.clips.entries()].find(([, c]) => c.job === event.job);
+    if (!entry) return;
+    const [hitId, clip] = entry;
+    // Events can arrive late or twice: a finished clip only changes when its job is run again.
+    if (clip.ready || (FINISHED.includes(clip.status) && (clip.status === event.status || event.status === "running"))) return;
+    Object.assign(clip, { status: event.status, progress: event.progress ?? clip.progress, error: event.error ?? null });
+    this.redrawClip(hitId);
+    if (event.status === "done") await this.loadClip(hitId);
+  }
+
+  async loadClip(hitId) {
+    const clip = this.clips.get(hitId);
+    const response = await fetch(clip.statusUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    this.clips.set(hitId, clipState(await response.json()));
+    this.redrawClip(hitId);
+  }
+
+  // After a (re)connect the jobs list was reloaded: a clip whose job ended meanwhile catches up.
+  checkClips() {
+    for (const clip of this.clips.values()) {
+      const job = window.sightline?.jobs?.get(clip.job);
+      if (job && !clip.ready) this.onClipJob(job);
+    }
+  }
+
+  async cancelClip(hitId) {
+    const clip = this.clips.get(hitId);
+    try {
+      const event = await post(clip.cancelUrl);
+      this.onClipJob(event);
+    } catch (error) {
+      this.say(error.message, "error");
+    }
   }
 
   renderPicker(q) {

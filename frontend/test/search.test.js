@@ -2,6 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   clickToVideoPixels,
+  clipLine,
+  clipState,
   dragBox,
   formatClock,
   formatWall,
@@ -76,4 +78,30 @@ test("a click on the player maps to the video's own pixels, bars excluded", () =
   assert.deepEqual(clickToVideoPixels(100 + 116 + 384, 50 + 288, rect, 768, 576), [384, 288]);
   assert.equal(clickToVideoPixels(150, 100, rect, 768, 576), null);
   assert.equal(clickToVideoPixels(150, 100, rect, 0, 0), null);
+});
+
+test("an evidence clip's line follows its export job", () => {
+  const answer = {
+    job: { job: 7, kind: "export", status: "running", progress: 0.416, error: null },
+    ready: false,
+    sha256: null,
+    status_url: "/cases/1/search/clips/7/",
+    file_url: null,
+    cancel_url: "/jobs/7/cancel/",
+  };
+  const clip = clipState(answer);
+  assert.deepEqual(
+    { job: clip.job, status: clip.status, ready: clip.ready, cancelUrl: clip.cancelUrl },
+    { job: 7, status: "running", ready: false, cancelUrl: "/jobs/7/cancel/" },
+  );
+  assert.equal(clipLine(clip), "Cutting the clip… 42%");
+  assert.equal(clipLine({ ...clip, status: "queued" }), "Clip: waiting for a worker…");
+  const done = clipState({ ...answer, job: { ...answer.job, status: "done", progress: 1 }, ready: true, sha256: "ab".repeat(32), file_url: "/f" });
+  assert.equal(clipLine(done), "Clip ready");
+  assert.equal(done.fileUrl, "/f");
+  const failed = clipState({ ...answer, job: { ...answer.job, status: "failed", error: "The original video is missing." } });
+  assert.equal(clipLine(failed), "The original video is missing.");
+  assert.equal(clipLine({ status: "failed" }), "The clip could not be made.");
+  assert.equal(clipLine({ status: "cancelled" }), "Clip cancelled.");
+  assert.equal(clipLine(null), "");
 });

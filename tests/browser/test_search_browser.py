@@ -6,12 +6,15 @@ runs the search with the real models on the PETS clip, the job's events arrive o
    draws the box overlay; N goes to the next moment; rejecting a wrong hit and refining gives a list
    without it.
 2. A whole frame with several people shows their boxes; clicking one searches for that person.
+3. An evidence clip of a moment: the export job's progress shows on the moment, then the download link and
+   the file's sha256; the downloaded file has that sha256.
 Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -221,3 +224,57 @@ def test_find_a_person_clicked_in_a_paused_frame(
     assert query.params["point"] is not None
     assert search_pets.iou(tuple(query.params["box"]), target.box) >= 0.5, "searched for another person"
     page.screenshot(path=str(artifacts_dir / "search-from-frame.png"), full_page=True)
+
+
+# Every state the moment's clip box shows, in order: the page redraws it on each event of the export job.
+RECORD_CLIP_STATES = """(id) => {
+  window.clipStates = [];
+  const note = () => {
+    const box = document.querySelector(`.clip-box[data-hit="${id}"]`);
+    if (!box) return;
+    const seen = { state: box.dataset.state, line: box.querySelector('.clip-line')?.textContent ?? '' };
+    const last = window.clipStates.at(-1);
+    if (!last || last.state !== seen.state || last.line !== seen.line) window.clipStates.push(seen);
+  };
+  const body = document.getElementById('search-body');
+  new MutationObserver(note).observe(body, { childList: true, subtree: true });
+}"""
+
+
+def test_evidence_clip_with_progress_download_and_sha256(
+    page_for: Any,
+    live_server_url: str,
+    case: Any,
+    pets: Any,
+    query_photos: dict[str, Path],
+    artifacts_dir: Path,
+    tmp_path: Path,
+) -> None:
+    from webapp.audit.models import AuditEvent
+    from webapp.jobs.models import Job, JobKind, JobStatus
+
+    search_pets.store_pets(case, pets)
+    page = open_case(page_for, live_server_url, case)
+    drop_photo(page, query_photos["person"])
+    page.wait_for_selector("#search-panel[data-state=results] li.hit", timeout=60_000)
+    # The longest moment: its cut takes long enough for progress to show.
+    hit = max(Hit.objects.filter(query__case=case), key=lambda h: h.end_s - h.start_s)
+    assert hit.end_s - hit.start_s > 5
+    page.evaluate(RECORD_CLIP_STATES, str(hit.pk))
+    page.locator(f"li.hit[data-hit='{hit.pk}'] button.clip").click()
+    box = page.locator(f".clip-box[data-hit='{hit.pk}']")
+    box.locator("a.clip-download").wait_for(timeout=60_000)
+    states = page.evaluate("() => window.clipStates")
+    assert states[-1]["state"] == "done"
+    assert any(s["state"] == "running" and s["line"].startswith("Cutting the clip…") for s in states), states
+    page.locator("#search-panel").screenshot(path=str(artifacts_dir / "search-clip-ready.png"))
+
+    shown = box.locator(".clip-sha code").inner_text()
+    with page.expect_download() as info:
+        box.locator("a.clip-download").click()
+    saved = tmp_path / "clip.mp4"
+    info.value.save_as(saved)
+    assert hashlib.sha256(saved.read_bytes()).hexdigest() == shown
+    job = Job.objects.get(case=case, kind=JobKind.EXPORT)
+    assert job.status == JobStatus.DONE and job.params["result"]["sha256"] == shown
+    assert AuditEvent.objects.get(case_id=case.pk, action="search.export.clip").details["sha256"] == shown

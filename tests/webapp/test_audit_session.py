@@ -4,7 +4,10 @@ tokens, login form) and the exact audit entries it leaves."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,17 @@ from media_samples import results_fixture, tiny_video_bytes
 from webapp.audit.models import AuditEvent
 
 PASSWORD = "a-long-test-password"
+
+
+def wait_clip(browser: Browser, status_url: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        clip: dict[str, Any] = browser.json(status_url)
+        if clip["job"]["status"] not in ("queued", "running"):
+            assert clip["ready"], clip["job"]
+            return clip
+        time.sleep(0.2)
+    raise AssertionError(f"the clip at {status_url} is not made after {timeout} s")
 
 
 @pytest.mark.services
@@ -47,7 +61,13 @@ def test_owner_and_viewer_session_leaves_exactly_these_entries(
     assert viewer.get(f"/cases/{c}/search/queries/{query.pk}/report") == 403  # viewers do not export
     assert owner.post(f"/cases/{c}/search/hits/{hit.pk}/verdict", {"verdict": "confirmed"}) == 200
     assert owner.get(f"/cases/{c}/search/queries/{query.pk}/hits.csv") == 200
-    assert owner.get(f"/cases/{c}/search/hits/{hit.pk}/clip") == 200
+    # The clip is cut by an export job on the worker, then downloaded once: two entries.
+    status, answer = owner.request("POST", f"/cases/{c}/search/hits/{hit.pk}/clip")
+    assert status == 202
+    clip = wait_clip(owner, json.loads(answer)["status_url"])
+    status, headers, body = owner.raw("GET", clip["file_url"])
+    sent = {name.lower(): value for name, value in headers.items()}
+    assert status == 200 and hashlib.sha256(body).hexdigest() == clip["sha256"] == sent["x-content-sha256"]
     link_id = case.share_links.get().pk
     assert owner.post(f"/cases/{c}/links/{link_id}/revoke") == 302
     assert (
@@ -67,14 +87,16 @@ def test_owner_and_viewer_session_leaves_exactly_these_entries(
         ("vera", "case.view", c),
         ("olivia", "search.hit.confirmed", c),
         ("olivia", "search.export.csv", c),
+        ("olivia", "job.start", c),
         ("olivia", "search.export.clip", c),
         ("olivia", "share.revoke", c),
         ("olivia", "member.remove", c),
         ("olivia", "auth.logout", None),
     ]
     assert {e.client_address for e in events} == {"127.0.0.1"}
-    clip = events.get(action="search.export.clip")
-    assert len(clip.details["sha256"]) == 64 and clip.details["hit"] == hit.pk
+    assert events.get(action="job.start").details["kind"] == "export"
+    exported = events.get(action="search.export.clip")
+    assert exported.details["sha256"] == clip["sha256"] and exported.details["hit"] == hit.pk
     # The owner reads the same log on the case page (newest first).
     assert owner.login("olivia", PASSWORD) == 302
     status, log = owner.request("GET", f"/cases/{c}/audit/")

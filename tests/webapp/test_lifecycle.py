@@ -21,7 +21,9 @@ from webapp.cases import services
 from webapp.cases.models import Case, Membership, ShareLink
 from webapp.footage.models import Snapshot, Track, Video, VideoStatus
 from webapp.footage.services import index_dir
+from webapp.jobs import services as jobs
 from webapp.jobs.models import Job, JobKind
+from webapp.search import services as search
 from webapp.search.models import Hit, Query
 
 
@@ -57,7 +59,10 @@ def test_deleting_a_case_removes_every_row_and_file(client: Any, case: Any, memb
     video = footage(case)
     hit = Hit.objects.get(track__video=video)
     client.force_login(case.owner)
-    assert client.get(f"/cases/{case.pk}/search/hits/{hit.pk}/clip").status_code == 200  # an export on disk
+    asked = client.post(f"/cases/{case.pk}/search/hits/{hit.pk}/clip")  # an export on disk, made by its job
+    assert asked.status_code == 202
+    made = jobs.run(job_id=asked.json()["job"]["job"], work=search.clip_work)
+    assert made is not None and made.status == "done", made and made.error
     services.create_share_link(case=case, actor=case.owner, role="viewer", expires_in=timedelta(days=1))
     Job.objects.create(case=case, kind=JobKind.SELFCHECK)
     folder = Path(settings.MEDIA_ROOT) / "cases" / str(case.pk)

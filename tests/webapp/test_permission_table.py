@@ -79,6 +79,10 @@ def hit(w: dict[str, Any]) -> dict[str, Any]:
     return {"case_id": w["case"].pk, "hit_id": w["hit"].pk}
 
 
+def clip_job(w: dict[str, Any]) -> dict[str, Any]:
+    return {"case_id": w["case"].pk, "job_id": w["clip_job"].pk}
+
+
 def member(w: dict[str, Any]) -> dict[str, Any]:
     return {"case_id": w["case"].pk, "user_id": w["users"]["viewer"].pk}
 
@@ -151,7 +155,10 @@ TABLE: dict[str, list[Row]] = {
     ],
     "search:verdict": [Row("post", C.REVIEW, 200, data={"verdict": "confirmed"}, kwargs=hit)],
     "search:thumb": [Row("get", C.VIEW, 200, kwargs=hit)],
-    "search:clip": [Row("get", C.EXPORT, 200, kwargs=hit)],
+    # 202: the export job that cuts the clip is queued (no worker runs here).
+    "search:clip": [Row("post", C.EXPORT, 202, kwargs=hit)],
+    "search:clip-status": [Row("get", C.EXPORT, 200, kwargs=clip_job)],
+    "search:clip-file": [Row("get", C.EXPORT, 200, kwargs=clip_job)],
     "login": [Row("get", LOGIN, 200, anon=200, kwargs=lambda w: {})],
     "logout": [Row("post", LOGIN, 302, anon=302, kwargs=lambda w: {})],
     # Django's admin: every page is staff-only; its index and the read-only audit log stand for all of them.
@@ -204,6 +211,7 @@ def world(case: Any, make_user: Any, tiny_video: Path) -> dict[str, Any]:
     from webapp.footage import services as footage
     from webapp.footage.models import Snapshot, Video, VideoStatus
     from webapp.jobs.models import Job, JobKind, JobStatus
+    from webapp.search import exports
     from webapp.search.models import Hit, Query
 
     users = {
@@ -241,6 +249,18 @@ def world(case: Any, make_user: Any, tiny_video: Path) -> dict[str, Any]:
     q.photo.save("p.jpg", ContentFile(jpeg()), save=False)
     q.save()
     h = Hit.objects.create(query=q, track=track, score=0.8, rank=1, start_s=0.2, end_s=1.5)
+    # A finished export job and its clip file (the tiny video stands for the cut: the table is about access).
+    clip_file = media / "cases" / str(case.pk) / "exports" / "clip-fixture.mp4"
+    clip_file.parent.mkdir(parents=True)
+    shutil.copy(tiny_video, clip_file)
+    made = exports.Clip(clip_file, exports.sha256_file(clip_file), clip_file.stat().st_size, 0.2, 1.5, 14)
+    clip_job = Job.objects.create(
+        case=case,
+        kind=JobKind.EXPORT,
+        status=JobStatus.DONE,
+        video=vid,
+        params={"clip": {"video": vid.pk, "hit": h.pk, "query": q.pk}, "result": exports.clip_record(made)},
+    )
     new = cases.create_share_link(case=case, actor=case.owner, role="viewer", expires_in=timedelta(days=1))
     upload = footage.upload_store().create(case_id=case.pk, user_id=case.owner.pk, length=100, metadata={})
     return {
@@ -253,6 +273,8 @@ def world(case: Any, make_user: Any, tiny_video: Path) -> dict[str, Any]:
         "token": new.token,
         "upload": upload.id,
         "crop": snapshot.crop.name,
+        "clip_job": clip_job,
+        "clip_file": str(clip_file.relative_to(media)),
         "queued_job": Job.objects.create(case=case, kind=JobKind.SELFCHECK),
         "failed_job": Job.objects.create(
             case=case,
@@ -296,6 +318,7 @@ def test_media_is_never_served_directly(client: Any, world: dict[str, Any], role
         world["crop"],
         world["hit"].track.thumbnail.name,
         world["query"].photo.name,
+        world["clip_file"],
     ]
     for name in names:
         assert (Path(settings.MEDIA_ROOT) / name).exists()

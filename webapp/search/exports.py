@@ -1,23 +1,29 @@
 """Exports of a query's results: CSV and JSON of the hits, a printable HTML case report, and evidence
-clips cut from the ORIGINAL video (never the rendition) with their own sha256. Every export is audit-logged
-by the caller through services.record_export()."""
+clips cut from the ORIGINAL video (never the rendition) with their own sha256. Clips are cut by an export
+job (services.request_clip / clip_work), never in a request. Every export is audit-logged by the caller
+through services.record_export() or record_clip_download()."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
+import math
 import os
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
+from webapp.footage.models import Video
 from webapp.search import selectors
-from webapp.search.models import Hit, Query
+from webapp.search.models import Query
 
 CSV_COLUMNS = (
     "rank", "score", "likelihood", "verdict", "video_id", "video", "camera", "video_sha256", "track",
@@ -47,8 +53,8 @@ def hits_rows(query: Query) -> list[dict[str, Any]]:
                 "track": hit["track"],
                 "start_s": hit["start_s"],
                 "end_s": hit["end_s"],
-                "start_wall_clock": hit["start_wall"] or "",
-                "end_wall_clock": hit["end_wall"] or "",
+                "start_wall_clock": wall_text(hit["start_wall"]),
+                "end_wall_clock": wall_text(hit["end_wall"]),
                 "frames": hit["frames"],
             }
         )
@@ -79,6 +85,9 @@ def report_context(query: Query) -> dict[str, Any]:
         video = doc["videos"][str(hit["video"])]
         hit["video_label"] = video["label"]
         hit["start_text"], hit["end_text"] = clock(hit["start_s"]), clock(hit["end_s"])
+        hit["start_wall_text"] = wall_text(hit["start_wall"])
+    for video in doc["videos"].values():
+        video["recording_start_text"] = wall_text(video["recording_started_at"])
     confirmed = [h for h in hits if h["verdict"] == "confirmed"]
     return {
         "query": query,
@@ -95,6 +104,17 @@ def clock(seconds: float) -> str:
     return f"{int(minutes)}:{rest:04.1f}"
 
 
+def wall_text(iso: str | None) -> str:
+    """An ISO 8601 time as people read it in the report and a spreadsheet, in UTC to a tenth of a second:
+    "2026-03-14 08:00:00.2 UTC". The JSON export keeps ISO 8601 for programs."""
+    if not iso:
+        return ""
+    moment = datetime.fromisoformat(iso).astimezone(UTC)
+    tenths = (moment.microsecond + 50_000) // 100_000  # half up: 0.25 s reads .3
+    moment = moment.replace(microsecond=0) + timedelta(seconds=tenths / 10)
+    return f"{moment:%Y-%m-%d %H:%M:%S}.{moment.microsecond // 100_000} UTC"
+
+
 # --- evidence clips ----------------------------------------------------------------------------------------
 
 
@@ -108,51 +128,46 @@ class Clip:
     frames: int
 
 
-def clip_path(hit: Hit) -> Path:
-    video = hit.track.video
-    name = f"clip-q{hit.query_id}-v{video.pk}-t{hit.track.track_id}.mp4"
+def clip_path(video: Video, start_s: float, end_s: float) -> Path:
+    """One file per moment of a video: the same moment asked for from any query is the same clip."""
+    name = f"clip-v{video.pk}-{round(start_s * 1000)}-{round(end_s * 1000)}ms.mp4"
     return Path(settings.MEDIA_ROOT) / "cases" / str(video.case_id) / "exports" / name
 
 
-def cut_clip(source: Path, target: Path, start_s: float, end_s: float) -> Clip:
+def cut_clip(
+    source: Path,
+    target: Path,
+    start_s: float,
+    end_s: float,
+    *,
+    seek: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> Clip:
     """Frames of the original between start_s and end_s, encoded as H.264 MP4 (playable anywhere).
 
     The original's own timestamps are kept (encoder time base = input's), so a time in the clip's
-    metadata maps back to the original. Written to a temporary name, fsynced, then renamed.
+    metadata maps back to the original. Decoding starts at the keyframe at or before start_s, so a moment
+    at hour 9 costs what one at minute 1 does; seek=False decodes from the first frame (the reference the
+    tests and bench/clip_bench.py compare against). progress(done, total) gets the frames written so far
+    and an estimate of all; an exception it raises (a cancelled job) stops the cut and leaves no file.
+    Written to a temporary name, fsynced, then renamed.
     """
-    import av
+    import av.error
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
-    frames = 0
     try:
-        with av.open(str(source)) as inp:
-            stream = inp.streams.video[0]
-            stream.thread_type = "AUTO"
-            base = stream.time_base or Fraction(1, 1000)
-            width, height = stream.codec_context.width // 2 * 2, stream.codec_context.height // 2 * 2
-            rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-            with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
-                enc = out.add_stream("libx264", rate=rate)
-                enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
-                enc.time_base = enc.codec_context.time_base = base
-                enc.options = {"crf": "18", "preset": "veryfast"}
-                last_pts = -1
-                for index, frame in enumerate(inp.decode(stream)):
-                    t = float(frame.pts * base) if frame.pts is not None else index / float(rate)
-                    if t < start_s - 1e-6:
-                        continue
-                    if t > end_s + 1e-6:
-                        break
-                    pts = frame.pts if frame.pts is not None and frame.pts > last_pts else last_pts + 1
-                    last_pts = pts
-                    picture = frame.reformat(width=width, height=height, format="yuv420p")
-                    picture.pts, picture.time_base = pts, base
-                    for packet in enc.encode(picture):
-                        out.mux(packet)
-                    frames += 1
-                for packet in enc.encode(None):
-                    out.mux(packet)
+        try:
+            frames = _encode_moment(source, tmp, start_s, end_s, seek=seek, progress=progress)
+        except _Untimed:
+            # A frame without a timestamp is placed by its index from the first frame, which is unknown
+            # after a seek: decode from the start, as the timestamps must be the same either way.
+            frames = _encode_moment(source, tmp, start_s, end_s, seek=False, progress=progress)
+        except av.error.FFmpegError as exc:
+            raise ExportError(
+                f"The original could not be decoded for this moment ({exc.strerror or exc}); "
+                "the clip was not made."
+            ) from exc
         if frames == 0:
             raise ExportError("No frame of the original falls in this moment; the clip was not made.")
         with open(tmp, "rb") as fh:
@@ -163,6 +178,112 @@ def cut_clip(source: Path, target: Path, start_s: float, end_s: float) -> Clip:
     return Clip(target, sha256_file(target), target.stat().st_size, start_s, end_s, frames)
 
 
+class _Untimed(Exception):
+    """A frame without a timestamp was decoded after a seek."""
+
+
+# How far before the moment to seek again when the first frame decoded after a seek is not a keyframe at or
+# before it (some demuxers index keyframes by decode time, and B-frames put a keyframe's display time later),
+# then decode from the first frame.
+_SEEK_MARGINS_S = (0.0, 2.0, 10.0, 60.0)
+_EPSILON_S = 1e-6
+
+
+def _encode_moment(
+    source: Path,
+    tmp: Path,
+    start_s: float,
+    end_s: float,
+    *,
+    seek: bool,
+    progress: Callable[[int, int], None] | None,
+) -> int:
+    import av
+
+    frames = 0
+    with av.open(str(source)) as inp:
+        stream = inp.streams.video[0]
+        base = stream.time_base or Fraction(1, 1000)
+        width, height = stream.codec_context.width // 2 * 2, stream.codec_context.height // 2 * 2
+        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+    expected = max(1, round((end_s - start_s) * float(rate)) + 1)
+    decoded = _decoded_from(source, start_s if seek else None)
+    with (
+        contextlib.closing(decoded),
+        av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out,
+    ):
+        enc = out.add_stream("libx264", rate=rate)
+        enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
+        enc.time_base = enc.codec_context.time_base = base
+        enc.options = {"crf": "18", "preset": "veryfast"}
+        last_pts = -1
+        for index, frame in decoded:
+            if frame.pts is not None:
+                t = float(frame.pts * base)
+            elif index is None:
+                raise _Untimed
+            else:
+                t = index / float(rate)
+            if t < start_s - _EPSILON_S:
+                continue
+            if t > end_s + _EPSILON_S:
+                break
+            pts = frame.pts if frame.pts is not None and frame.pts > last_pts else last_pts + 1
+            last_pts = pts
+            picture = frame.reformat(width=width, height=height, format="yuv420p")
+            picture.pts, picture.time_base = pts, base
+            for packet in enc.encode(picture):
+                out.mux(packet)
+            frames += 1
+            if progress is not None and frames % 5 == 0:
+                progress(frames, max(expected, frames + 1))
+        for packet in enc.encode(None):
+            out.mux(packet)
+    if progress is not None:
+        progress(frames, frames)
+    return frames
+
+
+def _decoded_from(source: Path, start_s: float | None) -> Generator[tuple[int | None, Any], None, None]:
+    """(index, frame) of the original from the keyframe at or before start_s (index None: unknown after a
+    seek), or from the first frame with start_s None or when no seek lands before the moment."""
+    import av
+    import av.error
+
+    if start_s is not None and start_s > 0:
+        with av.open(str(source)) as inp:
+            stream = inp.streams.video[0]
+            stream.thread_type = "AUTO"
+            base = stream.time_base or Fraction(1, 1000)
+            for margin in _SEEK_MARGINS_S:
+                offset = math.floor((start_s - margin) / base)
+                if offset <= (stream.start_time or 0):
+                    break
+                try:
+                    inp.seek(offset, stream=stream, backward=True, any_frame=False)
+                except av.error.FFmpegError:
+                    break  # a file the demuxer cannot seek in: from the first frame
+                frames = inp.decode(stream)
+                first = next(frames, None)
+                # A keyframe at or before the start: every frame of the moment follows it in display order
+                # and decodes as it does from the first frame.
+                if (
+                    first is not None
+                    and first.key_frame
+                    and first.pts is not None
+                    and float(first.pts * base) <= start_s + _EPSILON_S
+                ):
+                    yield None, first
+                    for frame in frames:
+                        yield None, frame
+                    return
+    with av.open(str(source)) as inp:
+        stream = inp.streams.video[0]
+        stream.thread_type = "AUTO"
+        for index, frame in enumerate(inp.decode(stream)):
+            yield index, frame
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -171,11 +292,43 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def evidence_clip(hit: Hit) -> Clip:
-    video = hit.track.video
+def evidence_clip(
+    video: Video, start_s: float, end_s: float, *, progress: Callable[[int, int], None] | None = None
+) -> Clip:
     if not video.original:
-        raise ExportError("The original video is missing from the media store.")
+        raise ExportError("The original video is missing from the media store; the clip cannot be made.")
     source = Path(video.original.path)
-    if not source.exists():
-        raise ExportError("The original video is missing from the media store.")
-    return cut_clip(source, clip_path(hit), hit.start_s, hit.end_s)
+    if not source.is_file():
+        raise ExportError("The original video is missing from the media store; the clip cannot be made.")
+    return cut_clip(source, clip_path(video, start_s, end_s), start_s, end_s, progress=progress)
+
+
+def clip_record(clip: Clip) -> dict[str, Any]:
+    """What an export job keeps of the clip it made (JSON); stored_clip() reads it back."""
+    return {
+        "path": str(clip.path.relative_to(Path(settings.MEDIA_ROOT))),
+        "sha256": clip.sha256,
+        "size_bytes": clip.size_bytes,
+        "start_s": clip.start_s,
+        "end_s": clip.end_s,
+        "frames": clip.frames,
+    }
+
+
+def stored_clip(record: dict[str, Any] | None) -> Clip:
+    """A clip made earlier, checked: its file must still be there with the sha256 it was made with."""
+    if not record:
+        raise ExportError("This clip has not been made yet.")
+    path = Path(settings.MEDIA_ROOT) / str(record["path"])
+    if not path.is_file():
+        raise ExportError("The clip's file is no longer in the media store: request the clip again.")
+    if sha256_file(path) != record["sha256"]:
+        raise ExportError("The clip's file changed since it was made (its sha256 differs): request it again.")
+    return Clip(
+        path,
+        str(record["sha256"]),
+        int(record["size_bytes"]),
+        float(record["start_s"]),
+        float(record["end_s"]),
+        int(record["frames"]),
+    )

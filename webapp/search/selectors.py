@@ -12,7 +12,7 @@ from django.urls import reverse
 from webapp.cases.permissions import Capability, CaseNotFound, User, authorize
 from webapp.footage.models import Video
 from webapp.jobs.events import job_event
-from webapp.jobs.models import Job, JobKind
+from webapp.jobs.models import Job, JobKind, JobStatus
 from webapp.search import scores
 from webapp.search.models import Hit, Query
 
@@ -50,6 +50,36 @@ def hit_for(*, user: User, case_id: int, hit_id: int, capability: Capability = C
     if hit is None:
         raise CaseNotFound
     return hit
+
+
+def clip_job_for(*, user: User, case_id: int, job_id: int) -> Job:
+    """An evidence clip's export job in the case; any other job is the same 404 as a missing one."""
+    access = authorize(user, case_id, Capability.EXPORT)
+    job = Job.objects.select_related("case").filter(pk=job_id, case=access.case, kind=JobKind.EXPORT).first()
+    if job is None or "clip" not in job.params:
+        raise CaseNotFound
+    return job
+
+
+def clip_json(job: Job) -> dict[str, Any]:
+    """An evidence clip's export job for the page: its progress and, once made, the file's sha256 and URL."""
+    case_id = job.case_id
+    moment = job.params.get("clip") or {}
+    result = job.params.get("result") if job.status == JobStatus.DONE else None
+    return {
+        "job": job_event(job),
+        "hit": moment.get("hit"),
+        "video": job.video_id,
+        "start_s": moment.get("start_s"),
+        "end_s": moment.get("end_s"),
+        "ready": bool(result),
+        "sha256": result["sha256"] if result else None,
+        "size_bytes": result["size_bytes"] if result else None,
+        "frames": result["frames"] if result else None,
+        "status_url": reverse("search:clip-status", args=[case_id, job.pk]),
+        "file_url": reverse("search:clip-file", args=[case_id, job.pk]) if result else None,
+        "cancel_url": reverse("jobs:cancel", args=[job.pk]),
+    }
 
 
 # --- the results document -----------------------------------------------------------------------------

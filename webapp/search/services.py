@@ -9,6 +9,7 @@ in the search worker; the web side only checks the photo (Pillow) and that the c
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -18,10 +19,10 @@ from django.utils import timezone
 
 from webapp.audit import services as audit
 from webapp.cases.models import Case
-from webapp.footage.models import Track
+from webapp.footage.models import Track, Video
 from webapp.jobs import services as jobs
-from webapp.jobs.models import Job, JobKind
-from webapp.search import case_index
+from webapp.jobs.models import Job, JobKind, JobStatus
+from webapp.search import case_index, exports
 from webapp.search.models import Hit, Query, Verdict
 from webapp.search.photos import PhotoError, check_photo
 
@@ -379,4 +380,113 @@ def record_export(*, user: Any, query: Query, kind: str, request: Any = None, **
         target=query,
         request=request,
         details=details,
+    )
+
+
+# --- evidence clips: export jobs ---------------------------------------------------------------------------
+
+CLIP_WEIGHTS = {"cut": 1.0}
+# A queued or running export job whose row has not changed for this long lost its worker: a new request for
+# the same moment queues another job instead of waiting on it. A running cut writes progress every second.
+CLIP_JOB_ALIVE_S = 300
+
+
+def request_clip(*, hit: Hit, user: Any, request: Any = None) -> Job:
+    """The export job that makes the hit's evidence clip.
+
+    The same moment of the same original is never cut twice: a finished job whose file still has the sha256
+    it was made with is answered at once, and one queued or running is shared; otherwise a new job is queued
+    (audit: job.start). Requests for one video are serialized on its row so two clicks make one job.
+    """
+    from webapp.search.tasks import make_clip
+
+    video = hit.track.video
+    moment = {"video": video.pk, "video_sha256": video.sha256, "start_s": hit.start_s, "end_s": hit.end_s}
+    with transaction.atomic():
+        Video.objects.select_for_update().filter(pk=video.pk).first()
+        same = _clip_job_for(moment)
+        if same is not None:
+            return same
+        job = jobs.create_and_queue(
+            case=video.case,
+            kind=JobKind.EXPORT,
+            task=make_clip,
+            created_by=user,
+            video_id=video.pk,
+            params={"clip": {**moment, "hit": hit.pk, "query": hit.query_id, "track": hit.track.track_id}},
+        )
+        audit.record(
+            action="job.start",
+            actor=user,
+            case=video.case,
+            target=job,
+            request=request,
+            details={"kind": job.kind, **moment, "hit": hit.pk, "query": hit.query_id},
+        )
+    return job
+
+
+def _clip_job_for(moment: dict[str, Any]) -> Job | None:
+    alive_since = timezone.now() - timedelta(seconds=CLIP_JOB_ALIVE_S)
+    candidates = Job.objects.filter(
+        kind=JobKind.EXPORT,
+        video_id=moment["video"],
+        status__in=[JobStatus.DONE, JobStatus.QUEUED, JobStatus.RUNNING],
+    ).order_by("-created_at")
+    for job in candidates:
+        made = job.params.get("clip") or {}
+        if any(made.get(key) != value for key, value in moment.items()):
+            continue
+        if job.status == JobStatus.DONE:
+            try:
+                exports.stored_clip(job.params.get("result"))
+            except exports.ExportError:
+                continue  # its file is gone or changed: cut it again
+            return job
+        if not job.cancel_requested and job.updated_at >= alive_since:
+            return job
+    return None
+
+
+def clip_work(job: Job, reporter: jobs.Reporter) -> None:
+    """The export job's work: cut the moment from the original; the clip's file and sha256 go in the job."""
+    moment = job.params.get("clip") or {}
+    video = Video.objects.filter(pk=job.video_id).first() if job.video_id else None
+    if video is None or not moment:
+        raise jobs.JobError("The video was deleted; there is nothing to cut the clip from.")
+    reporter.stage("cut")
+    try:
+        made = exports.evidence_clip(
+            video,
+            float(moment["start_s"]),
+            float(moment["end_s"]),
+            progress=lambda done, total: reporter.progress(done=done, total=total),
+        )
+    except exports.ExportError as exc:
+        raise jobs.JobError(str(exc)) from None
+    job.params = {**job.params, "result": exports.clip_record(made)}
+    job.save(update_fields=["params", "updated_at"])
+
+
+def record_clip_download(*, user: Any, job: Job, clip: exports.Clip, request: Any = None) -> None:
+    """The clip leaves the system: audit-logged as an export of the query it was asked from (of the job when
+    that query was deleted since), with both sha256."""
+    moment = job.params.get("clip") or {}
+    query = Query.objects.filter(pk=int(moment.get("query") or 0)).first()
+    audit.record(
+        action="search.export.clip",
+        actor=user,
+        case=job.case,
+        target=query if query is not None else job,
+        request=request,
+        details={
+            "hit": moment.get("hit"),
+            "sha256": clip.sha256,
+            "video": job.video_id,
+            "video_sha256": moment.get("video_sha256"),
+            "start_s": clip.start_s,
+            "end_s": clip.end_s,
+            "frames": clip.frames,
+            "job": job.pk,
+        },
     )

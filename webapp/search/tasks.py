@@ -1,4 +1,4 @@
-"""Celery task of the search app: a one-line wrapper around the job runner and the search service."""
+"""Celery tasks of the search app: one-line wrappers around the job runner and the search services."""
 
 from __future__ import annotations
 
@@ -16,4 +16,15 @@ def run_search(self: Task, job_id: int) -> None:
         worker=self.request.hostname or "",
         task_id=self.request.id or "",
         weights=services.SEARCH_WEIGHTS,
+    )
+
+
+@shared_task(bind=True, name="webapp.search.tasks.make_clip")
+def make_clip(self: Task, job_id: int) -> None:
+    jobs.run(
+        job_id=job_id,
+        work=services.clip_work,
+        worker=self.request.hostname or "",
+        task_id=self.request.id or "",
+        weights=services.CLIP_WEIGHTS,
     )

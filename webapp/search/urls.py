@@ -15,4 +15,6 @@ urlpatterns = [
     path("cases/<int:case_id>/search/hits/<int:hit_id>/verdict", views.verdict, name="verdict"),
     path("cases/<int:case_id>/search/hits/<int:hit_id>/thumb", views.thumb, name="thumb"),
     path("cases/<int:case_id>/search/hits/<int:hit_id>/clip", views.clip, name="clip"),
+    path("cases/<int:case_id>/search/clips/<int:job_id>/", views.clip_status, name="clip-status"),
+    path("cases/<int:case_id>/search/clips/<int:job_id>/file", views.clip_file, name="clip-file"),
 ]

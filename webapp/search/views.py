@@ -17,7 +17,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from webapp.audit import services as audit
 from webapp.cases.permissions import Capability, authorize
+from webapp.footage.streaming import ranged_file_response
 from webapp.jobs.events import job_event
+from webapp.jobs.models import JobStatus
 from webapp.search import exports, photos, selectors, services
 from webapp.search.models import Query
 
@@ -180,32 +182,34 @@ def export(request: HttpRequest, case_id: int, query_id: int, fmt: str) -> HttpR
     return response
 
 
-@require_GET
-def clip(request: HttpRequest, case_id: int, hit_id: int) -> HttpResponseBase:
-    """The moment cut from the original video, with its sha256 in X-Content-SHA256 and the audit log."""
+@require_POST
+def clip(request: HttpRequest, case_id: int, hit_id: int) -> JsonResponse:
+    """Ask for the moment's evidence clip: 202 with the export job that cuts it (progress comes over the case
+    websocket), or 200 when the same clip was made before and its file is unchanged."""
     hit = selectors.hit_for(user=request.user, case_id=case_id, hit_id=hit_id, capability=Capability.EXPORT)
+    job = services.request_clip(hit=hit, user=request.user, request=request)
+    return JsonResponse(selectors.clip_json(job), status=200 if job.status == JobStatus.DONE else 202)
+
+
+@require_GET
+def clip_status(request: HttpRequest, case_id: int, job_id: int) -> JsonResponse:
+    job = selectors.clip_job_for(user=request.user, case_id=case_id, job_id=job_id)
+    return JsonResponse(selectors.clip_json(job))
+
+
+@require_GET
+def clip_file(request: HttpRequest, case_id: int, job_id: int) -> HttpResponseBase:
+    """The clip's file, streamed as footage is (Range, X-Accel-Redirect) once its sha256 is checked again;
+    each download is audit-logged as an export."""
+    job = selectors.clip_job_for(user=request.user, case_id=case_id, job_id=job_id)
+    if job.status != JobStatus.DONE:
+        return _error("The clip is not ready yet.", 409)
     try:
-        made = exports.evidence_clip(hit)
+        made = exports.stored_clip(job.params.get("result"))
     except exports.ExportError as exc:
         return _error(str(exc), 409)
-    services.record_export(
-        user=request.user,
-        query=hit.query,
-        kind="clip",
-        request=request,
-        hit=hit.pk,
-        sha256=made.sha256,
-        video=hit.track.video_id,
-        video_sha256=hit.track.video.sha256,
-        start_s=made.start_s,
-        end_s=made.end_s,
-        frames=made.frames,
-    )
-    response = FileResponse(
-        open(made.path, "rb"),  # noqa: SIM115 - FileResponse closes it
-        content_type="video/mp4",
-        as_attachment=True,
-        filename=Path(made.path).name,
-    )
+    services.record_clip_download(user=request.user, job=job, clip=made, request=request)
+    response = ranged_file_response(request, made.path, content_type="video/mp4")
+    response["Content-Disposition"] = f'attachment; filename="{made.path.name}"'
     response["X-Content-SHA256"] = made.sha256
     return response

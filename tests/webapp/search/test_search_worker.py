@@ -4,6 +4,7 @@ no person says so, refining uses the feedback, and the job's events arrive over 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from pathlib import Path
@@ -17,6 +18,10 @@ from webapp.search import services
 from webapp.search.models import Hit, Query, Verdict
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.slow]
+
+
+async def collect(response: Any) -> bytes:
+    return b"".join([part async for part in response.streaming_content])
 
 
 def wait_job(job: Job, timeout: float = 90) -> Job:
@@ -148,10 +153,15 @@ def test_results_document_and_exports(pets_video: Any, photos: dict[str, Path], 
     assert len(rows) == len(doc["hits"]) and rows[0]["verdict"] == "confirmed"
     assert client.get(doc["query"]["urls"]["json"]).json()["hits"][0]["id"] == top["id"]
 
-    clip = client.get(top["clip_url"])
+    asked = client.post(top["clip_url"])
+    assert asked.status_code == 202
+    job = wait_job(Job.objects.get(pk=asked.json()["job"]["job"]))  # the export job, on the worker
+    assert job.status == JobStatus.DONE, job.error
+    made = client.get(asked.json()["status_url"]).json()
+    clip = client.get(made["file_url"])
     assert clip.status_code == 200
-    body = b"".join(clip.streaming_content)
-    assert hashlib.sha256(body).hexdigest() == clip["X-Content-SHA256"]
+    body = asyncio.run(collect(clip))
+    assert hashlib.sha256(body).hexdigest() == clip["X-Content-SHA256"] == made["sha256"]
     import av
 
     with av.open(io.BytesIO(body)) as container:
