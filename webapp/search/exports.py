@@ -204,6 +204,8 @@ def _encode_moment(
     with av.open(str(source)) as inp:
         stream = inp.streams.video[0]
         base = stream.time_base or Fraction(1, 1000)
+        # Moment times count from the stream's start, as reid_core measures them (MPEG-TS starts at 1.4 s).
+        origin = stream.start_time or 0
         width, height = stream.codec_context.width // 2 * 2, stream.codec_context.height // 2 * 2
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)
     expected = max(1, round((end_s - start_s) * float(rate)) + 1)
@@ -219,7 +221,7 @@ def _encode_moment(
         last_pts = -1
         for index, frame in decoded:
             if frame.pts is not None:
-                t = float(frame.pts * base)
+                t = float((frame.pts - origin) * base)
             elif index is None:
                 raise _Untimed
             else:
@@ -255,9 +257,10 @@ def _decoded_from(source: Path, start_s: float | None) -> Generator[tuple[int | 
             stream = inp.streams.video[0]
             stream.thread_type = "AUTO"
             base = stream.time_base or Fraction(1, 1000)
+            origin = stream.start_time or 0
             for margin in _SEEK_MARGINS_S:
-                offset = math.floor((start_s - margin) / base)
-                if offset <= (stream.start_time or 0):
+                offset = origin + math.floor((start_s - margin) / base)
+                if offset <= origin:
                     break
                 try:
                     inp.seek(offset, stream=stream, backward=True, any_frame=False)
@@ -271,7 +274,7 @@ def _decoded_from(source: Path, start_s: float | None) -> Generator[tuple[int | 
                     first is not None
                     and first.key_frame
                     and first.pts is not None
-                    and float(first.pts * base) <= start_s + _EPSILON_S
+                    and float((first.pts - origin) * base) <= start_s + _EPSILON_S
                 ):
                     yield None, first
                     for frame in frames:

@@ -259,3 +259,32 @@ def test_report_and_csv_read_wall_clock_times_json_keeps_iso(case: Any) -> None:
     doc = client.get(f"{base}/hits.json").json()
     assert doc["hits"][0]["start_wall"] == "2026-03-14T08:00:00.200000+00:00"
     assert doc["videos"][str(hit.track.video_id)]["recording_started_at"] == "2026-03-14T08:00:00+00:00"
+
+
+@pytest.mark.parametrize("seek", [True, False])
+def test_moment_times_count_from_the_streams_start_as_the_engine_does(tmp_path: Path, seek: bool) -> None:
+    """MPEG-TS (as many recorders export) starts its timestamps well above zero; a moment the engine
+    found at 3.0 to 4.0 s must be cut from the frames the engine saw there."""
+    import subprocess
+
+    import numpy as np
+
+    from reid_core.video import iter_frames
+
+    source = tmp_path / "camera.ts"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "8",
+         "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p", "-output_ts_offset", "10", str(source)],
+        check=True,
+    )  # fmt: skip
+    with av.open(str(source)) as container:
+        stream = container.streams.video[0]
+        assert float(stream.start_time * stream.time_base) > 10  # the point of the test
+    engine_frames = {round(f.t, 3): f.image for f in iter_frames(source)}
+    clip = exports.cut_clip(source, tmp_path / "clip.mp4", 3.0, 4.0, seek=seek)
+    assert clip.frames == 11
+    with av.open(str(clip.path)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="bgr24").astype(np.int16)
+    # testsrc draws a moving pattern and a frame counter: the right frame differs only by encoding noise.
+    diffs = {t: float(np.abs(first - img.astype(np.int16)).mean()) for t, img in engine_frames.items()}
+    assert min(diffs, key=lambda t: diffs[t]) == 3.0, sorted(diffs.items(), key=lambda kv: kv[1])[:3]
