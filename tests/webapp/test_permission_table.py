@@ -250,7 +250,7 @@ def world(case: Any, make_user: Any, tiny_video: Path) -> dict[str, Any]:
     q.save()
     h = Hit.objects.create(query=q, track=track, score=0.8, rank=1, start_s=0.2, end_s=1.5)
     # A finished export job and its clip file (the tiny video stands for the cut: the table is about access).
-    clip_file = media / "cases" / str(case.pk) / "exports" / "clip-fixture.mp4"
+    clip_file = folder / "exports" / "clip-fixture.mp4"
     clip_file.parent.mkdir(parents=True)
     shutil.copy(tiny_video, clip_file)
     made = exports.Clip(clip_file, exports.sha256_file(clip_file), clip_file.stat().st_size, 0.2, 1.5, 14)

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 
-from webapp.footage.models import Video
+from webapp.footage.models import Video, video_dir
 from webapp.search import selectors
 from webapp.search.models import Query
 
@@ -129,9 +129,10 @@ class Clip:
 
 
 def clip_path(video: Video, start_s: float, end_s: float) -> Path:
-    """One file per moment of a video: the same moment asked for from any query is the same clip."""
-    name = f"clip-v{video.pk}-{round(start_s * 1000)}-{round(end_s * 1000)}ms.mp4"
-    return Path(settings.MEDIA_ROOT) / "cases" / str(video.case_id) / "exports" / name
+    """One file per moment of a video: the same moment asked for from any query is the same clip. Inside
+    the video's own folder, so deleting the video (by hand or by retention) deletes its clips too."""
+    name = f"clip-{round(start_s * 1000)}-{round(end_s * 1000)}ms.mp4"
+    return Path(settings.MEDIA_ROOT) / video_dir(video) / "exports" / name
 
 
 def cut_clip(

@@ -30,6 +30,7 @@ from long_video import hit_on, long_pets, new_query
 from media_samples import results_fixture
 
 from webapp.audit.models import AuditEvent
+from webapp.footage.models import video_dir
 from webapp.jobs import services as jobs
 from webapp.jobs.models import Job, JobKind, JobStatus
 from webapp.search import exports, services
@@ -158,6 +159,12 @@ def test_the_export_job_cuts_once_and_reuses_an_unchanged_clip(case: Any, long_f
     fresh = run_job(fresh)
     assert fresh.status == JobStatus.DONE and fresh.params["result"]["sha256"] == result["sha256"]
 
+    # Deleting the video (by hand or by retention) deletes its clips with it.
+    from webapp.footage import services as footage
+
+    footage.delete_video(video=hit.track.video, user=case.owner)
+    assert not path.exists() and not path.parent.exists()
+
 
 @pytest.mark.django_db
 def test_failures_end_the_job_with_a_sentence(case: Any, long_file: Path) -> None:
@@ -171,7 +178,7 @@ def test_failures_end_the_job_with_a_sentence(case: Any, long_file: Path) -> Non
     job = run_job(services.request_clip(hit=hit, user=case.owner))
     assert job.status == JobStatus.FAILED
     assert job.error == "The original video is missing from the media store; the clip cannot be made."
-    exports_dir = Path(settings.MEDIA_ROOT) / "cases" / str(case.pk) / "exports"
+    exports_dir = Path(settings.MEDIA_ROOT) / video_dir(hit.track.video) / "exports"
     assert not exports_dir.exists() or list(exports_dir.iterdir()) == []
 
 

@@ -19,6 +19,7 @@ from live_services import CaseSocket, session_cookie
 from long_video import hit_on, long_pets
 
 from webapp.audit.models import AuditEvent
+from webapp.footage.models import video_dir
 from webapp.jobs.models import Job, JobKind, JobStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.slow]
@@ -101,7 +102,7 @@ def test_cancel_stops_a_long_cut_and_a_missing_original_fails(
     assert cancelled.status_code == 200
     job = wait_for(lambda: Job.objects.filter(pk=job_id, status=JobStatus.CANCELLED).first())
     assert 0 < job.done < 2385 and "result" not in job.params
-    exports_dir = Path(settings.MEDIA_ROOT) / "cases" / str(case.pk) / "exports"
+    exports_dir = Path(settings.MEDIA_ROOT) / video_dir(hit.track.video) / "exports"
     assert not exports_dir.exists() or list(exports_dir.iterdir()) == []  # no clip, no part file
 
     gone = hit_on(case, long_file, 10.0, 20.0)
