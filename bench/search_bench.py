@@ -1,6 +1,7 @@
 """Time from dropping a photo to the first result, on a case holding the equivalent of 10 hours of footage.
 
     python bench/search_bench.py [--hours 10] [--queries 40]
+    python bench/search_bench.py --cli [--hours 10] [--repeat 3]     # `reid` folder, catalog formats 1 and 2
 
 Needs PostgreSQL and Redis (as the tests do). It creates its own database (sightline_search_bench, dropped at
 the end), uses Redis DB 7 and a temporary media root, so it never touches the app's data.
@@ -17,8 +18,16 @@ document. Query photos are crops of different PETS people (reid_core's evaluatio
 
 The first query after the index changed also loads the vectors and the snapshot rows (the worker then keeps
 them until the index changes): reported apart as "cold". Baseline, same run, in this process: the search step
-(detect + embed + rank) loading the index and its catalog.json for every query, as `reid search` does,
+(detect + embed + rank) loading the index and its catalog for every query, as `reid search` does,
 against the worker's path (webapp/search/case_index.py). Numbers vary by +-30% on a shared machine.
+
+--cli needs neither PostgreSQL nor Redis: it builds the same footage as a `reid index` folder (vectors/ and
+the catalog), once with the catalog in format 2 (a manifest and one file per video) and once in format 1
+(one catalog.json, written as the previous version wrote it), and measures in the same run, old against new:
+the catalog's size on disk; `reid search --json` as a user runs it (a new process: imports, models, index,
+catalog, detect + embed + rank), checking both print the same bytes; opening the catalog and ranking
+(in-process, the index already loaded); adding one video to the folder and removing it again (catalog
+part; the vector index's own save, the same for both, is timed apart).
 """
 
 from __future__ import annotations
@@ -205,7 +214,11 @@ def main() -> int:
     parser.add_argument("--hours", type=float, default=10.0)
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--baseline-queries", type=int, default=5)
+    parser.add_argument("--cli", action="store_true", help="the `reid` folder only: catalog format 1 vs 2")
+    parser.add_argument("--repeat", type=int, default=3, help="--cli: runs of each timing (median)")
     args = parser.parse_args()
+    if args.cli:
+        return cli_bench(args.hours, args.repeat)
 
     tmp = Path(tempfile.mkdtemp(prefix="sightline-search-bench-"))
     env = configure(tmp / "media")
@@ -234,7 +247,7 @@ def main() -> int:
         started = time.perf_counter()
         videos, tracks, vectors = add_synthetic_footage(case, pets, args.hours)
         setup_s = time.perf_counter() - started
-        catalog_mb = (search_pets_index_dir(case.pk) / "catalog.json").stat().st_size / 1e6
+        catalog_mb = catalog_bytes(search_pets_index_dir(case.pk)) / 1e6
         print(f"{videos} videos, {tracks} tracks, {vectors} vectors ({setup_s:.0f} s)", file=sys.stderr)
 
         photos_dir = tmp / "photos"
@@ -318,7 +331,7 @@ def main() -> int:
         print(
             "search step in one process (detect + embed + rank), median of "
             f"{len(cached)}: cached {statistics.median(cached) * 1000:.0f} ms, "
-            f"index + catalog.json read per query as `reid search` does (naive) "
+            f"index + catalog read per query as `reid search` does (naive) "
             f"{statistics.median(uncached) * 1000:.0f} ms, "
             f"ratio {statistics.median(uncached) / statistics.median(cached):.1f}x"
         )
@@ -327,6 +340,187 @@ def main() -> int:
             stop(process)
         drop_database(BENCH_DB)
     return 0
+
+
+def catalog_bytes(directory: Path) -> int:
+    """The catalog on disk: catalog.json, plus the per-video files of format 2."""
+    from reid_core.catalog import FILENAME, STORE_SUBDIR
+
+    files = [directory / FILENAME, *(p for p in (directory / STORE_SUBDIR).glob("*") if p.is_file())]
+    return sum(p.stat().st_size for p in files)
+
+
+# --- --cli: the `reid` folder, catalog format 1 (one JSON file) against format 2 -----------------------
+
+
+def cli_pets_ingest(cache_root: Path) -> Any:
+    """The PETS clip's VideoIngest and models, cached (key: clip, models, engine code but catalog and CLI)."""
+    import hashlib
+    import pickle
+
+    import search_pets
+
+    from reid_core.pipeline import Engine
+
+    digest = hashlib.sha256()
+    clip = search_pets.pets_clip()
+    digest.update(f"{clip.stat().st_size}:{clip.stat().st_mtime_ns}".encode())
+    for path in sorted((REPO / "reid_core").rglob("*.py")) + sorted((REPO / "reid_core").rglob("*.toml")):
+        if path.name not in ("catalog.py", "cli.py"):
+            digest.update(path.read_bytes())
+    digest.update(os.pathsep.join(str(p) for p in search_pets.models_dirs()).encode())
+    cached = cache_root / f"{digest.hexdigest()[:16]}.pickle"
+    if cached.exists():
+        with cached.open("rb") as fh:
+            return pickle.load(fh)
+    engine = Engine.load("auto", dirs=search_pets.models_dirs() or None, threads=2)
+    result = (engine.ingest(clip, video="vtest.avi"), engine.models_info())
+    cache_root.mkdir(parents=True, exist_ok=True)
+    with (cache_root / ".ingest.tmp").open("wb") as fh:
+        pickle.dump(result, fh)
+    os.replace(cache_root / ".ingest.tmp", cached)
+    return result
+
+
+def synthetic_copy(ingest: Any, video: str, dim: int, rng: Any) -> Any:
+    """The PETS tracks under another name, with random unit snapshot vectors."""
+    import numpy as np
+
+    vectors = rng.standard_normal((len(ingest.snapshots), dim)).astype("float32")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    snaps = [dataclasses.replace(s, vector=v) for s, v in zip(ingest.snapshots, vectors, strict=True)]
+    return dataclasses.replace(ingest, video=video, snapshots=snaps)
+
+
+def cli_bench(hours: float, repeat: int) -> int:
+    import shutil
+    import subprocess
+
+    import numpy as np
+    import search_pets
+
+    sys.path.insert(0, str(REPO / "tests" / "reid_core"))
+    from catalog_format1 import save_format1
+
+    from reid_core.catalog import Catalog
+    from reid_core.index import VectorIndex, VectorKey
+    from reid_core.pipeline import add_to_index, rank_moments
+
+    load_before = os.getloadavg()
+    ingest, models = cli_pets_ingest(REPO / "var" / "bench-cache" / "search-cli")
+    tmp = Path(tempfile.mkdtemp(prefix="sightline-search-cli-bench-"))
+    try:
+        started = time.perf_counter()
+        copies = max(0, round(hours * 3600 / ingest.duration_s) - 1)
+        rng = np.random.default_rng(0)
+        index, catalog = VectorIndex(int(models["dim"])), Catalog(models=dict(models))
+        add_to_index(index, catalog, ingest)
+        for n in range(copies):
+            add_to_index(index, catalog, synthetic_copy(ingest, f"synthetic-{n:04d}.avi", index.dim, rng))
+        new, old = tmp / "format2", tmp / "format1"
+        index.save(new / "vectors")
+        catalog.save(new)
+        shutil.copytree(new / "vectors", old / "vectors")
+        save_format1(catalog, old)
+        tracks = sum(len(r.tracks) for r in catalog.videos.values())
+        frames = sum(len(t.frames) for r in catalog.videos.values() for t in r.tracks.values())
+        folders = {"format 1": old, "format 2": new}
+        sizes = {name: catalog_bytes(folder) for name, folder in folders.items()}
+        print(
+            f"{len(catalog.videos)} videos, {tracks} tracks, {frames} track frames, {len(index)} vectors "
+            f"({time.perf_counter() - started:.0f} s to build)",
+            file=sys.stderr,
+        )
+        del catalog
+        query = search_pets.largest_query()
+        photo = search_pets.save_crop(search_pets.frame_image(query.frame), query.box, tmp / "person.jpg")
+        reid_search = [sys.executable, "-m", "reid_core.cli", "search"]
+        search_opts = ["--top", "10", "--json", "--threads", "2"]
+        timings: dict[str, dict[str, list[float]]] = {name: defaultdict(list) for name in folders}
+        outputs: dict[str, set[bytes]] = {name: set() for name in folders}
+        index_s: dict[str, list[float]] = defaultdict(list)
+        first = ingest.snapshots[0]  # a real PETS snapshot as the query: its person's tracks rank first
+        query_vec = index.vectors([VectorKey("vtest.avi", first.track_id, first.snapshot)])[0]
+
+        def timed(name: str, what: str, fn: Any) -> Any:
+            began = time.perf_counter()
+            out = fn()
+            timings[name][what].append(time.perf_counter() - began)
+            return out
+
+        for _ in range(repeat):
+            for name, folder in folders.items():  # alternate, so both see the same machine load
+                done = timed(
+                    name,
+                    "reid search (new process)",
+                    lambda folder=folder: subprocess.run(
+                        [*reid_search, "--index", str(folder), "--query", str(photo), *search_opts],
+                        capture_output=True,
+                        check=True,
+                    ),
+                )
+                outputs[name].add(done.stdout)
+                cat = timed(name, "open catalog", lambda folder=folder: Catalog.load(folder))
+                timed(
+                    name,
+                    "rank top 10 (frames read)",
+                    lambda cat=cat: rank_moments(query_vec, index, cat, top_k=10),
+                )
+                save = save_format1 if name == "format 1" else Catalog.save
+                extra = synthetic_copy(ingest, "added.avi", index.dim, rng)
+
+                def change(
+                    folder: Path = folder, save: Any = save, extra: Any = extra, remove: bool = False
+                ) -> None:
+                    cat = Catalog.load(folder)
+                    if remove:
+                        cat.remove(extra.video)
+                    else:
+                        cat.add(extra)
+                    save(cat, folder)
+
+                timed(name, "add one video: load, add, save", change)
+                timed(name, "remove it: load, remove, save", lambda change=change: change(remove=True))
+            began = time.perf_counter()
+            vectors = VectorIndex.load(new / "vectors")
+            add_to_index(vectors, Catalog(), synthetic_copy(ingest, "added.avi", index.dim, rng))
+            vectors.save(new / "vectors")
+            index_s["add"].append(time.perf_counter() - began)
+            began = time.perf_counter()
+            vectors = VectorIndex.load(new / "vectors")
+            vectors.remove_video("added.avi")
+            vectors.save(new / "vectors")
+            index_s["remove"].append(time.perf_counter() - began)
+        load_after = os.getloadavg()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print()
+    print(
+        f"catalog bench on {platform.node()} ({os.cpu_count()} cores, shared with other work), "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average (1/5/15 min) "
+        f"{'/'.join(f'{v:.1f}' for v in load_before)} before, "
+        f"{'/'.join(f'{v:.1f}' for v in load_after)} after"
+    )
+    print(
+        f"folder: {hours:g} h of footage = 1 real PETS video + {copies} synthetic copies (random vectors), "
+        f"{tracks} tracks, {frames} track frames, {len(index)} vectors; models {models.get('pack')} pack"
+    )
+    same = outputs["format 1"] == outputs["format 2"] and len(outputs["format 2"]) == 1
+    print(f"`reid search --json` output identical for both formats, every run: {'yes' if same else 'NO'}")
+    print(f"{'median of ' + str(repeat):34s} {'format 1':>12s} {'format 2':>12s} {'ratio':>8s}")
+    print(
+        f"{'catalog on disk':34s} {sizes['format 1'] / 1e6:>9.1f} MB {sizes['format 2'] / 1e6:>9.1f} MB "
+        f"{sizes['format 1'] / sizes['format 2']:>7.2f}x"
+    )
+    for what in timings["format 1"]:
+        a, b = (statistics.median(timings[name][what]) for name in folders)
+        print(f"{what:34s} {a * 1000:>9.0f} ms {b * 1000:>9.0f} ms {a / b:>7.1f}x")
+    print(
+        "vector index, the same for both (load, change, save): "
+        f"add {statistics.median(index_s['add']):.2f} s, remove {statistics.median(index_s['remove']):.2f} s"
+    )
+    return 0 if same else 1
 
 
 def search_pets_index_dir(case_id: int) -> Path:

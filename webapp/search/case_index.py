@@ -1,12 +1,12 @@
 """The case's search index as the search worker reads it: the footage app's vectors (cases/<case>/index/
 vectors, a reid_core VectorIndex) and a reid_core Catalog built from the database rows.
 
-Why not the catalog.json beside the vectors (the `reid` CLI's file, which the footage app also writes)? At
-ten hours of footage it holds millions of per-frame boxes; parsing it took most of a cold search
-(bench/search_bench.py prints both). The search only needs where each snapshot came from, plus the boxes
-of the few tracks it returns: those are read from the database, the boxes lazily. Ranking depends only on the
-vectors and the snapshot-to-track mapping, so the result is the one `reid search` gives on the same folder
-(tests/webapp/search/test_search_worker.py checks it).
+Why not the catalog beside the vectors (the `reid` CLI's layout, which the footage app also writes)? When
+it was one JSON file, parsing its millions of per-frame boxes took most of a cold search at ten hours of
+footage (format 2 is read lazily instead: docs/index.md). The search only needs where each snapshot came
+from, plus the boxes of the few tracks it returns: those are read from the database, the boxes lazily.
+Ranking depends only on the vectors and the snapshot-to-track mapping, so the result is the one `reid search`
+gives on the same folder (tests/webapp/search/test_search_worker.py checks it).
 
 A loaded (index, catalog) pair is reused by the worker process while the index's CURRENT version and the
 catalog file are the ones it was loaded from (the footage app replaces both atomically on every change).
@@ -117,6 +117,7 @@ def build_catalog(case_id: int, models: dict[str, Any] | None = None) -> Catalog
     """The catalog of the case's ready videos: every snapshot's place, tracks loaded when first asked for."""
     videos = list(Video.objects.filter(case_id=case_id, status=VideoStatus.READY))
     catalog = Catalog(models=dict(models or {}))
+    snapshots: dict[str, dict[int, list[SnapshotInfo]]] = {str(video.pk): {} for video in videos}
     for video in videos:
         catalog.videos[str(video.pk)] = VideoRecord(
             video=str(video.pk),
@@ -126,14 +127,15 @@ def build_catalog(case_id: int, models: dict[str, Any] | None = None) -> Catalog
             duration_s=video.duration_s or 0.0,
             analysis_fps=None,
             tracks=_LazyTracks(video.pk),
+            snapshots=snapshots[str(video.pk)],
         )
     rows = Snapshot.objects.filter(track__video__in=videos).values_list(
         "track__video_id", "track__track_id", "ordinal", "frame", "t", "box", "quality"
     )
     for video_id, track_id, ordinal, frame, t, box, quality in rows.iterator(chunk_size=10_000):
         info = SnapshotInfo(track_id, ordinal, frame, t, (box[0], box[1], box[2], box[3]), quality or 0.0)
-        catalog.videos[str(video_id)].snapshots.setdefault(track_id, []).append(info)
-    for rec in catalog.videos.values():
-        for snaps in rec.snapshots.values():
+        snapshots[str(video_id)].setdefault(track_id, []).append(info)
+    for by_track in snapshots.values():
+        for snaps in by_track.values():
             snaps.sort(key=lambda s: s.snapshot)
     return catalog
