@@ -35,6 +35,7 @@ FORMAT = 1
 CURRENT = "CURRENT"
 Kind = Literal["exact", "ivfpq"]
 _ARRAYS = ("ids", "video_codes", "track_ids", "snapshots", "vectors")
+_KEY_DTYPE = np.dtype([("video", np.int64), ("track", np.int64), ("snapshot", np.int64)])
 
 
 class VectorIndexError(ReidError):
@@ -251,18 +252,22 @@ class VectorIndex:
 
     def vectors(self, keys: Sequence[VectorKey]) -> npt.NDArray[np.float32]:
         """The stored vectors of these keys (float16 precision), in order; unknown keys raise KeyError."""
-        out = np.zeros((len(keys), self.dim), np.float32)
-        for i, key in enumerate(keys):
-            code = self._codes.get(key.video, -1)
-            hit = np.flatnonzero(
-                (self._video_codes == code)
-                & (self._track_ids == key.track_id)
-                & (self._snapshots == key.snapshot)
-            )
-            if not len(hit):
-                raise KeyError(f"{key} is not in the index")
-            out[i] = self._vectors[hit[0]]
-        return out
+        # One sorted pass over the rows of the videos asked about, then a binary search per key: a search
+        # asks for every snapshot of its candidate tracks, and a scan per key grew with the whole index.
+        wanted = np.array(
+            [(self._codes.get(k.video, -1), k.track_id, k.snapshot) for k in keys], dtype=_KEY_DTYPE
+        )
+        rows = np.flatnonzero(np.isin(self._video_codes, wanted["video"]))
+        stored = np.empty(len(rows), dtype=_KEY_DTYPE)
+        stored["video"], stored["track"] = self._video_codes[rows], self._track_ids[rows]
+        stored["snapshot"] = self._snapshots[rows]
+        order = np.argsort(stored, kind="stable")
+        at = np.searchsorted(stored[order], wanted)
+        found = at < len(order)
+        found[found] = stored[order[at[found]]] == wanted[found]
+        if not found.all():
+            raise KeyError(f"{keys[int(np.flatnonzero(~found)[0])]} is not in the index")
+        return np.asarray(self._vectors[rows[order[at]]], dtype=np.float32)
 
     def memory_bytes(self) -> int:
         """Bytes held: the Faiss index plus the stored float16 vectors and keys."""
