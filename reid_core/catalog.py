@@ -27,7 +27,6 @@ import json
 import os
 import re
 import struct
-import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -37,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from reid_core.durable import fsync_dir, replace_synced, write_synced
 from reid_core.types import ReidError, Track, TrackFrame, VideoIngest
 
 FILENAME = "catalog.json"
@@ -137,7 +137,7 @@ class Catalog:
         store = directory / STORE_SUBDIR
         if not store.is_dir():
             store.mkdir(parents=True, exist_ok=True)
-            _fsync_dir(directory)  # the folder is on disk before a manifest names a file in it
+            fsync_dir(directory)  # the folder is on disk before a manifest names a file in it
         with _locked(directory / LOCKFILE):
             self._save(directory, store)
 
@@ -162,7 +162,7 @@ class Catalog:
                 data = source.read_all() if source is not None else _encode(rec)
                 target = _VideoFile(here / f"{uuid.uuid4().hex}.video", len(data), name)
                 tmp = store / f".{target.path.name}.tmp"
-                _write_synced(tmp, data)
+                write_synced(tmp, data)
                 os.rename(tmp, target.path)
                 if source is None:
                     target.preload(rec)
@@ -178,11 +178,11 @@ class Catalog:
                 "stats": rec.stats,
             }
         if rebind:
-            _fsync_dir(store)
+            fsync_dir(store)
         replaced = _manifest_files(directory / FILENAME)
         # "models" right after "format": readers may take it from the head of the file without parsing all.
         manifest = {"format": FORMAT, "models": self.models, "videos": entries}
-        _replace_synced(directory / FILENAME, json.dumps(manifest, separators=(",", ":")).encode())
+        replace_synced(directory / FILENAME, json.dumps(manifest, separators=(",", ":")).encode())
         for rec, target in rebind:  # from now on the record is its file (nothing is written twice)
             rec.tracks, rec.snapshots = StoredTracks(target), StoredSnapshots(target)
         keep = {e["file"] for e in entries.values()} | replaced
@@ -449,32 +449,3 @@ def _locked(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # and with it the lock
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _replace_synced(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)

@@ -29,6 +29,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from reid_core.durable import fsync_dir, write_synced
 from reid_core.types import ReidError
 
 FORMAT = 1
@@ -47,21 +48,6 @@ class VectorKey:
     video: str
     track_id: int
     snapshot: int
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def _save_array(path: Path, array: npt.NDArray[Any]) -> None:
@@ -289,13 +275,13 @@ class VectorIndex:
             tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
             try:
                 self._write_version(tmp, "v000001")
-                _write_synced(tmp / CURRENT, b"v000001\n")
-                _fsync_dir(tmp)
+                write_synced(tmp / CURRENT, b"v000001\n")
+                fsync_dir(tmp)
                 os.rename(tmp, directory)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-            _fsync_dir(directory.parent)
+            fsync_dir(directory.parent)
             return
         current = _read_current(directory)
         number = int(current[1:]) + 1 if current else 1
@@ -306,9 +292,9 @@ class VectorIndex:
         try:
             self._write_version(directory, version, staging=staging)
             pointer = directory / f".{CURRENT}.tmp"
-            _write_synced(pointer, f"{version}\n".encode())
+            write_synced(pointer, f"{version}\n".encode())
             os.replace(pointer, directory / CURRENT)
-            _fsync_dir(directory)
+            fsync_dir(directory)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -322,7 +308,7 @@ class VectorIndex:
         work.mkdir(parents=True)
         for name in _ARRAYS:
             _save_array(work / f"{name}.npy", getattr(self, f"_{name}"))
-        _write_synced(work / "faiss.index", faiss.serialize_index(self._index).tobytes())
+        write_synced(work / "faiss.index", faiss.serialize_index(self._index).tobytes())
         meta = {
             "format": FORMAT,
             "dim": self.dim,
@@ -335,11 +321,11 @@ class VectorIndex:
             "trained_on": self._trained_on,
             "videos": self._videos,
         }
-        _write_synced(work / "meta.json", json.dumps(meta).encode())
-        _fsync_dir(work)
+        write_synced(work / "meta.json", json.dumps(meta).encode())
+        fsync_dir(work)
         if staging is not None:
             os.rename(staging, directory / version)
-            _fsync_dir(directory)
+            fsync_dir(directory)
 
     @classmethod
     def load(cls, directory: Path) -> VectorIndex:
