@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from reid_core.durable import fsync_dir, replace_synced, write_synced
+from reid_core.durable import fsync_path, replace_synced, write_synced
 from reid_core.types import ReidError, Track, TrackFrame, VideoIngest
 
 FILENAME = "catalog.json"
@@ -137,7 +137,7 @@ class Catalog:
         store = directory / STORE_SUBDIR
         if not store.is_dir():
             store.mkdir(parents=True, exist_ok=True)
-            fsync_dir(directory)  # the folder is on disk before a manifest names a file in it
+            fsync_path(directory)  # the folder is on disk before a manifest names a file in it
         with _locked(directory / LOCKFILE):
             self._save(directory, store)
 
@@ -178,7 +178,7 @@ class Catalog:
                 "stats": rec.stats,
             }
         if rebind:
-            fsync_dir(store)
+            fsync_path(store)
         replaced = _manifest_files(directory / FILENAME)
         # "models" right after "format": readers may take it from the head of the file without parsing all.
         manifest = {"format": FORMAT, "models": self.models, "videos": entries}

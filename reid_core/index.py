@@ -29,7 +29,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from reid_core.durable import fsync_dir, write_synced
+from reid_core.durable import fsync_path, write_synced
 from reid_core.types import ReidError
 
 FORMAT = 1
@@ -276,12 +276,12 @@ class VectorIndex:
             try:
                 self._write_version(tmp, "v000001")
                 write_synced(tmp / CURRENT, b"v000001\n")
-                fsync_dir(tmp)
+                fsync_path(tmp)
                 os.rename(tmp, directory)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-            fsync_dir(directory.parent)
+            fsync_path(directory.parent)
             return
         current = _read_current(directory)
         number = int(current[1:]) + 1 if current else 1
@@ -294,7 +294,7 @@ class VectorIndex:
             pointer = directory / f".{CURRENT}.tmp"
             write_synced(pointer, f"{version}\n".encode())
             os.replace(pointer, directory / CURRENT)
-            fsync_dir(directory)
+            fsync_path(directory)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -322,10 +322,10 @@ class VectorIndex:
             "videos": self._videos,
         }
         write_synced(work / "meta.json", json.dumps(meta).encode())
-        fsync_dir(work)
+        fsync_path(work)
         if staging is not None:
             os.rename(staging, directory / version)
-            fsync_dir(directory)
+            fsync_path(directory)
 
     @classmethod
     def load(cls, directory: Path) -> VectorIndex:

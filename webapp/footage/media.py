@@ -20,6 +20,8 @@ from typing import Any
 import av
 import av.error
 
+from reid_core.durable import fsync_path
+
 # Demuxers that read still images: a photo opens as a one-frame "video" and must be rejected.
 _IMAGE_FORMATS = {"image2", "gif", "webp_pipe", "apng"}
 # Containers and codecs Chromium, Firefox and Safari all play without a rendition.
@@ -276,7 +278,7 @@ def make_rendition(
                     out.mux(packet)
         if progress is not None:
             progress(done, max(total, done))
-        _fsync(tmp)
+        fsync_path(tmp)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -310,18 +312,10 @@ def make_poster(source: Path, target: Path, *, at_s: float = 1.0, max_width: int
         if image.width > max_width:
             image = image.resize((max_width, round(image.height * max_width / image.width)))
         image.save(tmp, format="JPEG", quality=85)
-        _fsync(tmp)
+        fsync_path(tmp)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def save_crops(source: Path, wanted: dict[int, list[tuple[tuple[float, float, float, float], Path]]]) -> int:
