@@ -36,17 +36,15 @@ def jpeg(width: int = 64, height: int = 128) -> bytes:
     return out.getvalue()
 
 
-def results_fixture(case: Any) -> tuple[Any, Any]:
-    """In the database and media root: a ready video with one track and a query with one hit, as the
-    worker would have left them."""
+def ready_video(case: Any, name: str = "cam.mp4") -> Any:
+    """In the database and media root: a ready 2-second video with its original, rendition and poster."""
     from django.core.files.base import ContentFile
 
     from webapp.footage.models import Video, VideoStatus
-    from webapp.search.models import Hit, Query
 
     video = Video.objects.create(
         case=case,
-        original_name="cam.mp4",
+        original_name=name,
         status=VideoStatus.READY,
         fps=10,
         width=160,
@@ -54,8 +52,21 @@ def results_fixture(case: Any) -> tuple[Any, Any]:
         duration_s=2.0,
         frame_count=20,
     )
-    video.original.save("original.mp4", ContentFile(tiny_video_bytes()))
-    track = sample_track(video)
+    video.original.save("original.mp4", ContentFile(tiny_video_bytes()), save=False)
+    video.rendition.save("rendition.mp4", ContentFile(tiny_video_bytes()), save=False)
+    video.poster.save("poster.jpg", ContentFile(jpeg()), save=False)
+    video.save()
+    return video
+
+
+def results_fixture(case: Any) -> tuple[Any, Any]:
+    """In the database and media root: a ready video with one track and a query with one hit, as the
+    worker would have left them."""
+    from django.core.files.base import ContentFile
+
+    from webapp.search.models import Hit, Query
+
+    track = sample_track(ready_video(case))
     query = Query(case=case, created_by=case.owner, photo_sha256="cd" * 32, params={"box": None})
     query.photo.save("p.jpg", ContentFile(jpeg()), save=False)
     query.save()

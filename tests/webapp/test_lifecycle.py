@@ -13,13 +13,13 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.utils import timezone
-from media_samples import jpeg, sample_track, tiny_video_bytes
+from media_samples import jpeg, ready_video, sample_track
 
 from reid_core.index import VectorIndex, VectorKey
 from webapp.audit.models import AuditEvent
 from webapp.cases import services
 from webapp.cases.models import Case, Membership, ShareLink
-from webapp.footage.models import Snapshot, Track, Video, VideoStatus
+from webapp.footage.models import Snapshot, Track, Video
 from webapp.footage.services import index_dir
 from webapp.jobs import services as jobs
 from webapp.jobs.models import Job, JobKind
@@ -30,13 +30,7 @@ from webapp.search.models import Hit, Query
 def footage(case: Any, name: str = "cam.mp4") -> Video:
     """A video with everything ingestion and search leave: original, rendition, poster, track thumbnail,
     snapshot crop, vectors in the case index, a query photo and a hit."""
-    video = Video.objects.create(
-        case=case, original_name=name, status=VideoStatus.READY, fps=10, width=160, height=120, duration_s=2.0
-    )
-    video.original.save("original.mp4", ContentFile(tiny_video_bytes()), save=False)
-    video.rendition.save("rendition.mp4", ContentFile(tiny_video_bytes()), save=False)
-    video.poster.save("poster.jpg", ContentFile(jpeg()), save=False)
-    video.save()
+    video = ready_video(case, name)
     track = sample_track(video)
     track.thumbnail.save("thumb.jpg", ContentFile(jpeg()))
     snapshot = Snapshot.objects.create(track=track, ordinal=0, frame=5, t=0.5, box=[10, 10, 30, 80])

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
-from media_samples import jpeg, sample_track
+from media_samples import jpeg, ready_video, sample_track
 
 from webapp.cases.permissions import Capability as C
 
@@ -209,7 +209,7 @@ def world(case: Any, make_user: Any, tiny_video: Path) -> dict[str, Any]:
 
     from webapp.cases import services as cases
     from webapp.footage import services as footage
-    from webapp.footage.models import Snapshot, Video, VideoStatus
+    from webapp.footage.models import Snapshot
     from webapp.jobs.models import Job, JobKind, JobStatus
     from webapp.search import exports
     from webapp.search.models import Hit, Query
@@ -223,24 +223,8 @@ def world(case: Any, make_user: Any, tiny_video: Path) -> dict[str, Any]:
         users[role] = make_user()
         cases.add_member(case=case, user=users[role], role=role, actor=case.owner)
     make_user("spare")
-    media = Path(settings.MEDIA_ROOT)
-    vid = Video.objects.create(
-        case=case,
-        original_name="cam.mp4",
-        status=VideoStatus.READY,
-        fps=10,
-        width=160,
-        height=120,
-        duration_s=2.0,
-        frame_count=20,
-    )
-    folder = media / "cases" / str(case.pk) / "videos" / str(vid.pk)
-    folder.mkdir(parents=True)
-    shutil.copy(tiny_video, folder / "original.mp4")
-    vid.original.name = f"cases/{case.pk}/videos/{vid.pk}/original.mp4"
-    vid.rendition.name = vid.original.name
-    vid.poster.save("poster.jpg", ContentFile(jpeg()), save=False)
-    vid.save()
+    vid = ready_video(case)
+    folder = Path(vid.original.path).parent
     track = sample_track(vid)
     track.thumbnail.save("t.jpg", ContentFile(jpeg()))
     snapshot = Snapshot.objects.create(track=track, ordinal=0, frame=5, t=0.5, box=[10, 10, 30, 80])
@@ -274,7 +258,7 @@ def world(case: Any, make_user: Any, tiny_video: Path) -> dict[str, Any]:
         "upload": upload.id,
         "crop": snapshot.crop.name,
         "clip_job": clip_job,
-        "clip_file": str(clip_file.relative_to(media)),
+        "clip_file": str(clip_file.relative_to(settings.MEDIA_ROOT)),
         "queued_job": Job.objects.create(case=case, kind=JobKind.SELFCHECK),
         "failed_job": Job.objects.create(
             case=case,
