@@ -41,23 +41,31 @@ if [[ ! -x .venv/bin/python ]]; then
   log "creating .venv"
   $PY -m venv .venv
 fi
-extras="."
-[[ $DEV == 1 ]] && extras=".[dev]"
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-$DEV"
-# A dev install holds everything the app needs: the app's setup (start.sh) then has nothing to do.
-if [[ ! -f $stamp && ! -f ${stamp%-0}-1 ]]; then
-  log "installing Python packages ($extras)"
+# Exactly the locked versions (requirements/*.lock, written by scripts/lock.sh): every distribution pinned
+# with its hashes, so that every machine, CI and the Docker image run the same set.
+locks=(requirements/app.lock)
+# A dev install holds everything the app needs: the app's setup (start.sh) keeps it a dev install.
+[[ $DEV == 0 ]] && compgen -G ".venv/.installed-*-1" >/dev/null && DEV=1
+[[ $DEV == 1 ]] && locks=(requirements/dev.lock requirements/nodeps.lock)
+# The stamp follows the locks and pyproject.toml: a new lock installs again.
+stamp=".venv/.installed-$(cat pyproject.toml requirements/*.lock | sha256sum | cut -c1-16)-$DEV"
+if [[ ! -f $stamp ]]; then
+  log "installing Python packages (${locks[*]})"
   mkdir -p var
-  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e "$extras"; } \
-      >var/pip-install.log 2>&1; then
-    tail -30 var/pip-install.log; log "pip install failed (full log: var/pip-install.log)"; exit 1
-  fi
+  pip_install() { .venv/bin/python -m pip install -q --disable-pip-version-check "$@" >>var/pip-install.log 2>&1; }
+  : >var/pip-install.log
+  pip_install --require-hashes -r "${locks[0]}" \
+    || { tail -30 var/pip-install.log; log "pip install failed (full log: var/pip-install.log)"; exit 1; }
   if [[ $DEV == 1 ]]; then
-    # HOTA for `reid eval-video` and the tests. Without its dependencies: they would pull the full OpenCV
-    # wheel over the headless one, and HOTA needs only NumPy and SciPy.
-    .venv/bin/python -m pip install -q --no-deps "trackeval==1.3.0" >>var/pip-install.log 2>&1 \
-      || { tail -30 var/pip-install.log; log "pip install trackeval failed"; exit 1; }
+    # Without their dependencies, for the reason given in requirements/nodeps.in.
+    pip_install --require-hashes --no-deps -r requirements/nodeps.lock \
+      || { tail -30 var/pip-install.log; log "pip install (nodeps.lock) failed"; exit 1; }
   fi
+  # The project itself (the `reid` command), built by the locked setuptools: nothing unhashed is fetched.
+  pip_install --no-deps --no-build-isolation -e . \
+    || { tail -30 var/pip-install.log; log "pip install of the project failed"; exit 1; }
+  # Packages an older lock had and this one dropped go; then the environment must equal the lock.
+  .venv/bin/python scripts/lib/venv_lock.py --prune "${locks[@]}" || { log "the venv differs from the lock"; exit 1; }
   .venv/bin/python -c "import django, celery, channels, onnxruntime, faiss, cv2, av, supervision" \
     || { log "Python packages failed to install"; exit 1; }
   rm -f .venv/.installed-*
