@@ -32,7 +32,7 @@ import cv2
 import faiss
 import numpy as np
 
-from reid_core.embed import OnnxReidEmbedder, crop
+from reid_core.embed import ReidEmbedder, crop
 from reid_core.index import VectorIndex, VectorKey
 from reid_core.models import resolve
 
@@ -50,7 +50,7 @@ def real_osnet_vectors(every: int = 4) -> tuple[np.ndarray, np.ndarray]:
         f = line.split(",")
         box = (float(f[2]), float(f[3]), float(f[4]), float(f[5]))
         rows.setdefault(int(f[0]) - 1, []).append((int(f[1]), box))
-    embedder = OnnxReidEmbedder(resolve("osnet_x0_25_msmt17", dirs=[SHARED / "models"]))
+    embedder = ReidEmbedder(resolve("osnet_x0_25_msmt17", dirs=[SHARED / "models"]))
     cap = cv2.VideoCapture(str(data / "vtest.avi"))
     crops, labels, index = [], [], 0
     while True:

@@ -81,6 +81,10 @@ class VideoRecord:
     tracks: Mapping[int, Track] = field(default_factory=dict)
     snapshots: Mapping[int, list[SnapshotInfo]] = field(default_factory=dict)  # by track id
     stats: dict[str, Any] = field(default_factory=dict)
+    files: tuple[str, ...] = ()  # a folder of images: the image file of each frame index
+
+    def file_of(self, frame: int) -> str | None:
+        return self.files[frame] if 0 <= frame < len(self.files) else None
 
 
 @dataclass
@@ -112,6 +116,7 @@ class Catalog:
                 "embed_calls": ingest.stats.embed_calls,
                 "seconds": ingest.stats.seconds,
             },
+            files=ingest.files,
         )
         self.videos[ingest.video] = rec
         return rec
@@ -176,6 +181,7 @@ class Catalog:
                 "duration_s": rec.duration_s,
                 "analysis_fps": rec.analysis_fps,
                 "stats": rec.stats,
+                **({"files": list(rec.files)} if rec.files else {}),
             }
         if rebind:
             fsync_path(store)
@@ -401,6 +407,7 @@ def _load_v2(raw: dict[str, Any], store: Path) -> Catalog:
             tracks=StoredTracks(file),
             snapshots=StoredSnapshots(file),
             stats=v.get("stats", {}),
+            files=tuple(str(f) for f in v.get("files", ())),
         )
     return cat
 
@@ -428,6 +435,7 @@ def _load_v1(raw: dict[str, Any]) -> Catalog:
             tracks=tracks,
             snapshots=snapshots,
             stats=v.get("stats", {}),
+            files=tuple(str(f) for f in v.get("files", ())),
         )
     return cat
 

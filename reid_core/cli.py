@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from reid_core.models.registry import PACK_CHOICES
 from reid_core.types import Moment, Progress, QueryCandidate, ReidError
 
 if TYPE_CHECKING:
@@ -29,7 +30,9 @@ def _engine(args: argparse.Namespace) -> Engine:
     settings = EngineSettings()
     if getattr(args, "fps", None) is not None:
         settings = dataclasses.replace(settings, analysis_fps=args.fps if args.fps > 0 else None)
-    engine = Engine.load(pack=args.pack, threads=args.threads, settings=settings)
+    engine = Engine.load(
+        pack=args.pack, threads=args.threads, settings=settings, embedder=getattr(args, "embedder", None)
+    )
     pack = engine.pack
     assert pack is not None  # Engine.load always chooses a pack
     print(
@@ -38,8 +41,8 @@ def _engine(args: argparse.Namespace) -> Engine:
     )
     if pack.appearance_only:
         print(
-            "note: the default pack measures appearance similarity (clothing colour and shape), "
-            "not trained person re-identification; put the accurate pack's models in REID_MODELS_DIRS",
+            "note: this pack measures appearance similarity (clothing colour and shape), not trained person "
+            "re-identification; the trained pack (--pack trained) ships with the product",
             file=sys.stderr,
         )
     return engine
@@ -225,7 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def engine_opts(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--pack", default="auto", choices=["auto", "default", "accurate"])
+        p.add_argument(
+            "--pack",
+            default="auto",
+            choices=PACK_CHOICES,
+            help="trained (the default: trained person ReID) or appearance (appearance similarity only); "
+            "accurate and default are earlier names",
+        )
+        p.add_argument(
+            "--embedder", default=None, help="a plug-in embedder from `reid models` instead of the pack's"
+        )
         p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
 
     p = sub.add_parser("index", help="index videos, images or folders of images")

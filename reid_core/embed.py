@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from reid_core.detect import letterbox
 from reid_core.models import Preprocess, ResolvedModel
-from reid_core.runtime import session
+from reid_core.runtime import runner
 from reid_core.types import Box, Image, Vectors
 
 DYNAMIC_BATCH = 16
@@ -62,20 +62,19 @@ def preprocess(crops: Sequence[Image], pp: Preprocess) -> npt.NDArray[np.float32
     return np.ascontiguousarray(np.stack(out), dtype=np.float32)
 
 
-class OnnxReidEmbedder:
-    """Any ONNX ReID model with one image input and one (n, dim) feature output."""
+class ReidEmbedder:
+    """Any ReID model (ONNX, or OpenVINO IR) with one image input and one (n, dim) feature output."""
 
     def __init__(self, model: ResolvedModel, *, flip: bool = False, threads: int | None = None) -> None:
         self.spec = model.spec
         self.flip = flip
-        self._session = session(model.path, threads)
-        self._input = self.spec.preprocess.input_name
-        shape = self._session.get_outputs()[0].shape
-        dim = self.spec.dim if self.spec.dim is not None else shape[-1]
-        if not isinstance(dim, int):
-            raise ValueError(f"{model.path}: output dimension unknown; declare dim in the manifest")
-        self.dim = dim
-        self.batch = 1 if self.spec.batch == "fixed" else DYNAMIC_BATCH
+        dynamic = self.spec.batch == "dynamic"
+        self._run_blob = runner(
+            model.path, self.spec.runtime, self.spec.preprocess.input_name, threads, dynamic_batch=dynamic
+        )
+        assert self.spec.dim is not None  # the manifest requires dim for embedders
+        self.dim = self.spec.dim
+        self.batch = DYNAMIC_BATCH if dynamic else 1
         self.calls = 0  # crops passed through the network (flip counts twice)
 
     def embed(self, crops: Sequence[Image]) -> Vectors:
@@ -91,6 +90,6 @@ class OnnxReidEmbedder:
         parts = []
         for i in range(0, len(crops), self.batch):
             blob = preprocess(crops[i : i + self.batch], self.spec.preprocess)
-            parts.append(np.asarray(self._session.run(None, {self._input: blob})[0], dtype=np.float32))
+            parts.append(self._run_blob(blob))
         self.calls += len(crops)
         return np.concatenate(parts).reshape(len(crops), -1)

@@ -15,7 +15,7 @@ import numpy as np
 
 from reid_core.catalog import Catalog
 from reid_core.detect import Detection, Detector
-from reid_core.embed import Embedder, OnnxReidEmbedder, crop
+from reid_core.embed import Embedder, ReidEmbedder, crop, l2_normalise
 from reid_core.index import VectorIndex, VectorKey
 from reid_core.link import LinkSettings, Piece, link
 from reid_core.models import Pack, ResolvedModel, choose_pack
@@ -47,7 +47,7 @@ from reid_core.types import (
     Vectors,
     VideoIngest,
 )
-from reid_core.video import iter_frames, prefetch, probe
+from reid_core.video import ImagesMode, iter_frames, prefetch, probe
 
 ProgressFn = Callable[[Progress], None]
 _NO_PIXELS: Image = np.zeros((0, 0, 3), dtype=np.uint8)
@@ -108,7 +108,7 @@ def make_embedder(model: ResolvedModel, settings: EngineSettings, threads: int |
 
         return AppearanceEmbedder(model, threads=threads)
     # Any other embedder follows the generic ONNX ReID contract declared in its manifest entry.
-    return OnnxReidEmbedder(model, flip=settings.flip, threads=threads)
+    return ReidEmbedder(model, flip=settings.flip, threads=threads)
 
 
 class _Clock:
@@ -149,9 +149,10 @@ class Engine:
         dirs: Sequence[Path] | None = None,
         threads: int | None = None,
         settings: EngineSettings | None = None,
+        embedder: str | None = None,
     ) -> Engine:
         settings = settings or EngineSettings()
-        chosen = choose_pack(pack, dirs=dirs)  # type: ignore[arg-type]
+        chosen = choose_pack(pack, dirs=dirs, embedder=embedder)
         return cls(
             chosen,
             make_detector(chosen.detector, settings, threads),
@@ -173,10 +174,15 @@ class Engine:
         progress: ProgressFn | None = None,
         should_stop: StopFn | None = None,
         on_frame: Callable[[Frame, list[Detection]], None] | None = None,
+        images: ImagesMode = "auto",
     ) -> VideoIngest:
-        """Index one video, image or folder of images. on_frame sees every analysed frame's detections."""
+        """Index one video, image or folder of images. on_frame sees every analysed frame's detections.
+
+        images: how a folder of images is read (reid_core.video.probe): each photo on its own (a gallery,
+        where every person found is searchable) or as frames of one camera (tracked like a video).
+        """
         path = Path(path)
-        info = probe(path)
+        info = probe(path, images)
         s = self.settings
         rate = s.analysis_fps if not info.is_gallery else None
         if rate is not None and info.fps is not None and rate >= info.fps:
@@ -193,7 +199,7 @@ class Engine:
         started = time.perf_counter()
         calls_before = self.embed_calls
         analysed = detections = 0
-        frames = prefetch(iter_frames(path, rate, times))  # decoding overlaps detection
+        frames = prefetch(iter_frames(path, rate, times, images))  # decoding overlaps detection
         total = info.frame_count
 
         def finish(done: list[Track]) -> None:
@@ -236,10 +242,10 @@ class Engine:
                 if on_frame is not None:
                     on_frame(frame, dets)
                 if tracker is None:
-                    # Still images: every confident person is a one-frame track and its own snapshot
-                    # (the low-score boxes a tracker would use to bridge occlusions have no use here).
+                    # Still images: every person found (at the confidence a query photo asks) is a one-frame
+                    # track and its own snapshot: a photo is one chance, no track has to start first.
                     tracked = []
-                    for d in (d for d in dets if d.score >= s.tracker.high_threshold):
+                    for d in (d for d in dets if d.score >= s.query_min_score):
                         tracked.append((next_gallery_id, d))
                         next_gallery_id += 1
                     pool.offer(frame.image, frame.index, frame.t, tracked)
@@ -300,6 +306,7 @@ class Engine:
             tracks=tracks,
             snapshots=snapshots,
             stats=stats,
+            files=info.files,
         )
 
     # ------------------------------------------------------------------ queries
@@ -310,24 +317,61 @@ class Engine:
         dets.sort(key=lambda d: -(d.box[2] * d.box[3]))
         return [QueryCandidate(box=d.box, score=d.score) for d in dets]
 
+    def _find_in_padded(self, image: Image) -> list[QueryCandidate]:
+        """People in the photo placed on a larger grey canvas. A detector trained on scenes often misses,
+        or finds only a part of, a person whose crop touches every edge of the photo; with room around
+        them it sees the whole body. Boxes come back in the photo's coordinates, clipped to it."""
+        h, w = image.shape[:2]
+        top, side = h // 2, max(w, h // 2)
+        canvas = np.full((h + 2 * top, w + 2 * side, 3), 114, dtype=np.uint8)
+        canvas[top : top + h, side : side + w] = image
+        found = []
+        for c in self.find_people(canvas):
+            x0, y0 = max(c.box[0] - side, 0.0), max(c.box[1] - top, 0.0)
+            x1, y1 = min(c.box[0] + c.box[2] - side, float(w)), min(c.box[1] + c.box[3] - top, float(h))
+            inside = max(x1 - x0, 0.0) * max(y1 - y0, 0.0)
+            if inside >= 0.5 * c.box[2] * c.box[3]:  # mostly on the photo, not on the grey around it
+                found.append(QueryCandidate(box=(x0, y0, x1 - x0, y1 - y0), score=c.score))
+        return found
+
     def choose_query_box(self, image: Image) -> tuple[Box, list[QueryCandidate]]:
-        """The person to search for in a photo: the only or largest one; the whole photo when it is
-        already a tight crop (the person's box fills at least half of it). Also returns every candidate.
+        """The person to search for in a photo: the only or largest one; the whole photo when it is a tight
+        crop of one person (their box fills half of it, or spans most of its height and a good part of its
+        width: an occluded or side-on person is narrower than their crop), found in the photo as it is or
+        with room added around it. Also returns every candidate. NoPersonError when nobody is found.
         """
+        h, w = image.shape[:2]
+        whole = (0.0, 0.0, float(w), float(h))
+
+        def fills(c: QueryCandidate) -> bool:
+            bw, bh = c.box[2], c.box[3]
+            return bool(bw * bh >= 0.5 * w * h or (bh >= 0.6 * h and bw >= 0.4 * w))
+
         people = self.find_people(image)
+        if people and fills(people[0]):
+            return whole, people
+        if len(people) <= 1:
+            # None found, or one that is only a part of the photo: it may be a tight crop (or a part of
+            # the person, such as the torso, was all the detector saw).
+            padded = self._find_in_padded(image)
+            if padded and fills(padded[0]):
+                return whole, padded
         if not people:
             raise NoPersonError("no person found in the query photo; use a photo showing a whole person")
-        box = people[0].box
-        h, w = image.shape[:2]
-        if box[2] * box[3] >= 0.5 * w * h:
-            box = (0.0, 0.0, float(w), float(h))
-        return box, people
+        return people[0].box, people
 
     def query_vector(self, image: Image, box: Box | None = None) -> Vectors:
         """Embedding of the person in a query photo: the given box, else choose_query_box's."""
         if box is None:
             box = self.choose_query_box(image)[0]
         return np.asarray(self.embedder.embed([crop(image, box)])[0], dtype=np.float32)
+
+    def fused_query(self, vectors: Sequence[Vectors]) -> Vectors:
+        """One query from several photos of the same person (front and back, two cameras): the normalised
+        mean of their embeddings, which scores a snapshot by its mean similarity to the photos."""
+        if not vectors:
+            raise ReidError("no query photo given")
+        return l2_normalise(np.mean(np.stack(vectors), axis=0))
 
     def models_info(self) -> dict[str, object]:
         """What an index built by this engine records about its models (search checks it matches)."""
@@ -353,14 +397,18 @@ class Engine:
         confirmed: Sequence[tuple[str, int]] = (),
         rejected: Sequence[tuple[str, int]] = (),
         rerank: bool = False,
+        more_photos: Sequence[tuple[Image, Box | None]] = (),
     ) -> list[Moment]:
         """Ranked moments of the person in a query photo (see query_vector for how the person is found).
 
         confirmed / rejected: (video, track_id) hits a user marked; they expand the query (and rejected
-        ones are left out). rerank: k-reciprocal re-ranking of the candidate tracks.
+        ones are left out). rerank: k-reciprocal re-ranking of the candidate tracks. more_photos: other
+        photos of the same person (with their box, or None to find it), fused with the first.
         """
         check_compatible(catalog, self)
         query = self.query_vector(image, box)
+        if more_photos:
+            query = self.fused_query([query, *(self.query_vector(i, b) for i, b in more_photos)])
         return rank_moments(
             query,
             index,
@@ -453,7 +501,10 @@ def rank_moments(
         track = catalog.track(video, tid)
         best_ref = refs[ts.best_snapshot]
         best = next((f for f in track.frames if f.frame == best_ref.frame), track.frames[0])
-        moments.append(Moment(video, tid, ts.score, track.start_s, track.end_s, best, list(track.frames)))
+        image = catalog.videos[video].file_of(best.frame)
+        moments.append(
+            Moment(video, tid, ts.score, track.start_s, track.end_s, best, list(track.frames), image)
+        )
         if len(moments) >= top_k:
             break
     return moments

@@ -107,6 +107,7 @@ class VideoIngest:
     tracks: list[Track]
     snapshots: list[Snapshot]
     stats: IngestStats
+    files: tuple[str, ...] = ()  # a folder of images: the image file of each frame index
 
 
 @dataclass(frozen=True)
@@ -124,3 +125,4 @@ class Moment:
     end_s: float
     best: TrackFrame
     frames: list[TrackFrame]
+    image: str | None = None  # footage that is a folder of images: the file of the best frame

@@ -6,19 +6,29 @@ are what a player seeks to. Only frames picked by the analysis rate are converte
 
 from __future__ import annotations
 
+import itertools
 import queue
+import re
 import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import av
 import cv2
 import numpy as np
+from PIL import Image as PILImage
 
 from reid_core.types import EmptyFootageError, FootageError, Frame, Image
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+# How a folder of images is read: "gallery" (unrelated photos, each on its own), "sequence" (frames of one
+# camera, tracked like a video), or "auto" (decided by sequence_like below).
+ImagesMode = Literal["auto", "gallery", "sequence"]
+# Frame rate assumed for a folder of frames, which carries none: stills exported from CCTV are typically a
+# frame or two a second. It sets the tracker's clock and the moments' times.
+SEQUENCE_FPS = 2.0
 
 
 @dataclass(frozen=True)
@@ -29,8 +39,10 @@ class FootageInfo:
     height: int
     frame_count: int | None  # from the container; an estimate for some formats
     duration_s: float | None
-    files: tuple[str, ...] = ()  # gallery: image file names in frame order
-    fps: float | None = None  # the stream's average rate (None for galleries)
+    files: tuple[str, ...] = ()  # a folder or an image: image file names in frame order
+    fps: float | None = (
+        None  # the stream's average rate (SEQUENCE_FPS for image sequences, None for galleries)
+    )
 
 
 def is_image(path: Path) -> bool:
@@ -55,20 +67,46 @@ def _gallery_files(folder: Path) -> list[Path]:
     return files
 
 
-def probe(path: Path) -> FootageInfo:
+def _image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the file's header, without decoding the pixels."""
+    try:
+        with PILImage.open(path) as im:
+            return (int(im.width), int(im.height))
+    except (OSError, ValueError, PILImage.DecompressionBombError):
+        return None
+
+
+def sequence_like(files: list[Path]) -> bool:
+    """A folder of frames of one camera rather than unrelated photos: at least three images, all the same
+    size, named alike with a frame number (e.g. 00000005.jpg, cam1_0012.png) that grows in name order."""
+    if len(files) < 3:
+        return False
+    stems = [re.fullmatch(r"(.*?)(\d+)(\D*)", f.stem) for f in files]
+    if any(m is None for m in stems):
+        return False
+    templates = {(m.group(1), m.group(3), f.suffix.lower()) for m, f in zip(stems, files, strict=True) if m}
+    numbers = [int(m.group(2)) for m in stems if m]
+    if len(templates) != 1 or any(b <= a for a, b in itertools.pairwise(numbers)):
+        return False
+    return len({_image_size(f) for f in files}) == 1
+
+
+def probe(path: Path, images: ImagesMode = "auto") -> FootageInfo:
     """What the footage is, without decoding it all. Raises FootageError naming the file."""
     path = Path(path)
     if path.is_dir():
         files = _gallery_files(path)
         first = read_image(files[0])
+        sequence = images == "sequence" or (images == "auto" and sequence_like(files))
         return FootageInfo(
             path=path,
-            is_gallery=True,
+            is_gallery=not sequence,
             width=first.shape[1],
             height=first.shape[0],
             frame_count=len(files),
-            duration_s=None,
+            duration_s=len(files) / SEQUENCE_FPS if sequence else None,
             files=tuple(f.name for f in files),
+            fps=SEQUENCE_FPS if sequence else None,
         )
     if is_image(path):
         image = read_image(path)
@@ -114,21 +152,26 @@ class FrameSampler:
 
 
 def iter_frames(
-    path: Path, analysis_fps: float | None = None, times: list[float] | None = None
+    path: Path,
+    analysis_fps: float | None = None,
+    times: list[float] | None = None,
+    images: ImagesMode = "auto",
 ) -> Iterator[Frame]:
     """Decoded frames at the analysis rate. Frame.index counts every decoded frame from 0.
 
     times, when given, receives the timestamp of every decoded frame, analysed or not.
     """
     path = Path(path)
-    info = probe(path)
-    if info.is_gallery:
+    info = probe(path, images)
+    if info.files:
         files = [path / name for name in info.files] if path.is_dir() else [path]
+        # A gallery is not a timeline: t is the image's position, one "second" per image. A sequence's
+        # frames are SEQUENCE_FPS apart; every one is analysed.
+        step = 1.0 / info.fps if info.fps else 1.0
         for i, file in enumerate(files):
-            # A gallery is not a timeline: t is the image's position, one "second" per image.
             if times is not None:
-                times.append(float(i))
-            yield Frame(index=i, t=float(i), image=read_image(file))
+                times.append(i * step)
+            yield Frame(index=i, t=i * step, image=read_image(file))
         return
     sampler = FrameSampler(analysis_fps)
     decoded = 0

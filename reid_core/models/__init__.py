@@ -1,13 +1,14 @@
 """Model manifest, lookup (models dirs -> bundled -> download) and pack choice."""
 
 from reid_core.models.registry import (
-    ACCURATE_MODELS,
+    APPEARANCE_MODELS,
     BUNDLED_DIR,
-    DEFAULT_MODELS,
     ENV_DIRS,
     ENV_EMBEDDER,
     MANIFEST_PATH,
+    PACK_CHOICES,
     SIDECAR_NAME,
+    TRAINED_MODELS,
     ChecksumMismatchError,
     ManifestError,
     ModelDownloadError,
@@ -31,13 +32,14 @@ from reid_core.models.registry import (
 )
 
 __all__ = [
-    "ACCURATE_MODELS",
+    "APPEARANCE_MODELS",
     "BUNDLED_DIR",
-    "DEFAULT_MODELS",
     "ENV_DIRS",
     "ENV_EMBEDDER",
     "MANIFEST_PATH",
+    "PACK_CHOICES",
     "SIDECAR_NAME",
+    "TRAINED_MODELS",
     "ChecksumMismatchError",
     "ManifestError",
     "ModelDownloadError",

@@ -1,7 +1,11 @@
 """Model manifest and lookup: models dirs -> bundled -> previous downloads -> download (sha256 checked).
 
 The repo's manifest.toml lists the models the product knows. A user adds a model without editing the repo
-by putting a side-car ``models.toml`` (same format) beside the ONNX file in one of the REID_MODELS_DIRS.
+by putting a side-car ``models.toml`` (same format) beside the model file in one of the REID_MODELS_DIRS.
+
+Two packs ship in the package: ``trained`` (YOLOX-nano + Open Model Zoo person-reidentification-retail-0277,
+trained person re-identification, chosen by measurement: docs/models.md) and ``appearance`` (NanoDet +
+ImageNet MobileNetV2 with a colour histogram: appearance similarity only). ``auto`` takes the trained pack.
 """
 
 from __future__ import annotations
@@ -27,13 +31,19 @@ SIDECAR_NAME = "models.toml"
 ENV_DIRS = "REID_MODELS_DIRS"
 ENV_CACHE = "REID_MODELS_CACHE"
 ENV_EMBEDDER = "REID_EMBEDDER"
-ACCURATE_MODELS = ("yolox_nano", "osnet_x0_25_msmt17")
-DEFAULT_MODELS = ("nanodet_g_416", "mobilenetv2_colour")
+TRAINED_MODELS = ("yolox_nano", "omz_reid_0277")
+APPEARANCE_MODELS = ("nanodet_g_416", "mobilenetv2_colour")
+PACK_MODELS = {"trained": TRAINED_MODELS, "appearance": APPEARANCE_MODELS}
+# Names earlier releases used: "accurate" (YOLOX + OSNet x0.25, not bundled) is now the trained pack;
+# "default" was the appearance-only pack.
+PACK_ALIASES = {"accurate": "trained", "default": "appearance"}
 DOWNLOAD_TIMEOUT_S = 30.0
 
 Task = Literal["detector", "embedder"]
 Source = Literal["models_dir", "bundled", "cache", "downloaded"]
-PackName = Literal["auto", "default", "accurate"]
+PackName = Literal["auto", "trained", "appearance", "accurate", "default"]
+PACK_CHOICES = ("auto", "trained", "appearance", "accurate", "default")
+Runtime = Literal["onnxruntime", "openvino"]
 
 
 class ModelError(ReidError):
@@ -77,6 +87,9 @@ class ModelSpec:
     family: str  # "yolox" | "nanodet" | "osnet" | "mobilenetv2_colour" | "onnx_reid" | ...
     file: str
     sha256: str
+    runtime: Runtime  # onnxruntime for .onnx files (the default); openvino for OpenVINO IR (.xml + .bin)
+    weights: str | None  # OpenVINO IR: the .bin beside the .xml, verified like the main file
+    weights_sha256: str | None
     licence: str
     urls: tuple[str, ...]
     source: str  # where the file comes from, in words (package, repository, conversion script)
@@ -87,6 +100,16 @@ class ModelSpec:
     batch: Literal["fixed", "dynamic"]
     appearance_only: bool  # True: appearance similarity, not a trained re-identification model
     manifest: Path  # the manifest that declared it
+    # Similarity words for this embedder: thresholds read off labelled pairs by bench/calibrate_bands.py.
+    bands: dict[str, float] | None = None
+    bands_note: str = ""
+
+    @property
+    def files(self) -> tuple[tuple[str, str], ...]:
+        """(file name, sha256) of every file the model needs."""
+        if self.weights is None or self.weights_sha256 is None:
+            return ((self.file, self.sha256),)
+        return ((self.file, self.sha256), (self.weights, self.weights_sha256))
 
 
 @dataclass(frozen=True)
@@ -159,13 +182,44 @@ def _parse_preprocess(entry: dict[str, Any], where: str) -> Preprocess:
     )
 
 
+def _sha(entry: dict[str, Any], key: str, where: str) -> str:
+    sha = cast(str, _req(entry, key, str, where)).lower()
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise ManifestError(f"{where}: '{key}' must be 64 hex digits (run: sha256sum FILE)")
+    return sha
+
+
 def _parse_spec(entry: dict[str, Any], manifest: Path, index: int) -> ModelSpec:
     where = f"{manifest} model #{index + 1}"
     if isinstance(entry.get("name"), str):
         where = f"{manifest} model '{entry['name']}'"
-    sha = cast(str, _req(entry, "sha256", str, where)).lower()
-    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-        raise ManifestError(f"{where}: 'sha256' must be 64 hex digits (run: sha256sum FILE)")
+    sha = _sha(entry, "sha256", where)
+    runtime = cast(
+        Runtime, _choice({"runtime": "onnxruntime", **entry}, "runtime", ("onnxruntime", "openvino"), where)
+    )
+    weights = entry.get("weights")
+    weights_sha = None
+    if runtime == "openvino":
+        if not isinstance(weights, str) or Path(weights).name != weights:
+            raise ManifestError(
+                f"{where}: an OpenVINO model needs 'weights', the plain name of its .bin file"
+            )
+        weights_sha = _sha(entry, "weights_sha256", where)
+    elif weights is not None:
+        raise ManifestError(f"{where}: 'weights' is only for OpenVINO IR models (runtime = \"openvino\")")
+    bands = entry.get("bands")
+    if bands is not None:
+        keys = ("very_similar", "similar", "somewhat_similar")
+        if (
+            not isinstance(bands, dict)
+            or set(bands) - {*keys, "note"}
+            or not all(
+                isinstance(bands.get(k), int | float) and not isinstance(bands.get(k), bool) for k in keys
+            )
+        ):
+            raise ManifestError(f"{where}: [bands] needs numbers very_similar, similar, somewhat_similar")
+        if not bands["very_similar"] >= bands["similar"] >= bands["somewhat_similar"]:
+            raise ManifestError(f"{where}: [bands] must satisfy very_similar >= similar >= somewhat_similar")
     urls = entry.get("urls", [])
     if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
         raise ManifestError(f"{where}: 'urls' must be a list of strings")
@@ -185,6 +239,9 @@ def _parse_spec(entry: dict[str, Any], manifest: Path, index: int) -> ModelSpec:
         family=_req(entry, "family", str, where),
         file=file,
         sha256=sha,
+        runtime=runtime,
+        weights=weights,
+        weights_sha256=weights_sha,
         licence=_req(entry, "licence", str, where),
         urls=tuple(urls),
         source=str(entry.get("source", "")),
@@ -195,6 +252,10 @@ def _parse_spec(entry: dict[str, Any], manifest: Path, index: int) -> ModelSpec:
         batch=cast(Literal["fixed", "dynamic"], _choice(entry, "batch", ("fixed", "dynamic"), where)),
         appearance_only=bool(entry.get("appearance_only", False)),
         manifest=manifest,
+        bands=None
+        if bands is None
+        else {k: float(bands[k]) for k in ("very_similar", "similar", "somewhat_similar")},
+        bands_note=str(bands.get("note", "")) if bands is not None else "",
     )
 
 
@@ -265,12 +326,23 @@ def sha256_file(path: Path) -> str:
     return _sha256_cached(str(path), st.st_size, st.st_mtime_ns)
 
 
+def _mismatch(spec: ModelSpec, path: Path) -> str | None:
+    """Why the model's files at path (and beside it) fail their checksums, or None when they hold."""
+    for name, expected in spec.files:
+        file = path.with_name(name)
+        if not file.is_file():
+            return f"{file} is missing (it belongs beside {path.name})"
+        actual = sha256_file(file)
+        if actual != expected:
+            return f"{file} has sha256 {actual}, but the manifest ({spec.manifest.name}) expects {expected}"
+    return None
+
+
 def _verify(spec: ModelSpec, path: Path) -> None:
-    actual = sha256_file(path)
-    if actual != spec.sha256:
+    problem = _mismatch(spec, path)
+    if problem is not None:
         raise ChecksumMismatchError(
-            f"model '{spec.name}': {path} has sha256 {actual}, but the manifest ({spec.manifest.name}) "
-            f"expects {spec.sha256}. The file is corrupt, truncated or a different model: replace it "
+            f"model '{spec.name}': {problem}. The file is corrupt, truncated or another model: replace it "
             f"with the right file" + (f" from {spec.urls[0]}" if spec.urls else "") + " or remove it."
         )
 
@@ -285,6 +357,8 @@ def _candidates(spec: ModelSpec, dirs: Sequence[Path]) -> list[tuple[Path, Sourc
 def _download(spec: ModelSpec, target_dir: Path) -> Path:
     if not spec.urls:
         raise ModelDownloadError(f"model '{spec.name}' has no download URL; {spec.source}".rstrip("; "))
+    if spec.weights is not None:
+        raise ModelDownloadError(f"model '{spec.name}' has several files; put them in a models dir by hand")
     try:
         target_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -374,11 +448,11 @@ def list_models(dirs: Sequence[Path] | None = None) -> list[ModelStatus]:
             )
             continue
         path, source = found[0]
-        actual = sha256_file(path)
-        if actual == spec.sha256:
+        problem = _mismatch(spec, path)
+        if problem is None:
             out.append(ModelStatus(spec, "ok", path, source, "sha256 verified"))
         else:
-            out.append(ModelStatus(spec, "checksum_mismatch", path, source, f"sha256 {actual} != manifest"))
+            out.append(ModelStatus(spec, "checksum_mismatch", path, source, problem))
     return out
 
 
@@ -387,13 +461,14 @@ def _pack(name: str, detector: ResolvedModel, embedder: ResolvedModel, reason: s
 
 
 def choose_pack(
-    preference: PackName = "auto",
+    preference: PackName | str = "auto",
     dirs: Sequence[Path] | None = None,
     *,
     embedder: str | None = None,
     download: bool = False,
 ) -> Pack:
-    """auto: the accurate pack when both of its models are found and verified, else the default pack.
+    """auto: the trained pack when its models are found and verified (they ship in the package), else the
+    appearance-only pack, saying why. ``accurate`` and ``default`` are the names earlier releases used.
 
     ``embedder`` names any embedder in the manifests (e.g. a plug-in) to use instead of the pack's own;
     without it, env REID_EMBEDDER does the same, so the CLI and the web app pick up a plug-in by setting.
@@ -402,23 +477,26 @@ def choose_pack(
     """
     search = _dirs(dirs)
     embedder = embedder or os.environ.get(ENV_EMBEDDER) or None
-    if preference not in ("auto", "default", "accurate"):
-        raise ModelError(f"unknown pack '{preference}'; choose auto, default or accurate")
-    reason = f"{preference} pack requested"
+    if preference not in PACK_CHOICES:
+        raise ModelError(f"unknown pack '{preference}'; choose {', '.join(PACK_CHOICES[:3])}")
+    wanted = PACK_ALIASES.get(preference, preference)
+    reason = f"{wanted} pack requested"
+    if wanted != preference:
+        reason += f" (as '{preference}', its earlier name)"
     chosen: tuple[str, ResolvedModel, ResolvedModel] | None = None
-    if preference in ("auto", "accurate"):
+    if wanted in ("auto", "trained"):
         try:
-            det, emb = (resolve(n, dirs=search, download=download) for n in ACCURATE_MODELS)
-            chosen = ("accurate", det, emb)
-            if preference == "auto":
-                reason = "auto: accurate pack found and verified"
+            det, emb = (resolve(n, dirs=search, download=download) for n in TRAINED_MODELS)
+            chosen = ("trained", det, emb)
+            if wanted == "auto":
+                reason = "auto: trained person re-identification pack found and verified"
         except ModelError as exc:
-            if preference == "accurate":
+            if wanted == "trained":
                 raise
-            reason = f"auto: accurate pack unavailable ({exc}); using the default offline pack"
+            reason = f"auto: trained pack unavailable ({exc}); using the appearance-only pack"
     if chosen is None:
-        det, emb = (resolve(n, dirs=search) for n in DEFAULT_MODELS)
-        chosen = ("default", det, emb)
+        det, emb = (resolve(n, dirs=search) for n in APPEARANCE_MODELS)
+        chosen = ("appearance", det, emb)
     name, det, emb = chosen
     if embedder is not None:
         emb = resolve(embedder, dirs=search, download=download)

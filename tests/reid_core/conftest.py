@@ -1,4 +1,4 @@
-"""Engine fixtures: the accurate pack from the shared models folder, and PETS09-S2L1 indexed once per session.
+"""Engine fixtures: the trained pack (bundled), and PETS09-S2L1 indexed once per session.
 
 The shared folder is found through SIGHTLINE_SHARED_DIR (default <repo>/../shared); REID_MODELS_DIRS is
 pointed at its models/ for the whole session unless already set.
@@ -50,7 +50,7 @@ def pets_gt() -> Path:
 def engine():
     from reid_core.pipeline import Engine
 
-    return Engine.load("accurate", threads=2)
+    return Engine.load("trained", threads=2)
 
 
 @dataclass
