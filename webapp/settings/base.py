@@ -175,6 +175,19 @@ SIGHTLINE_MODEL_PACK = env_str("SIGHTLINE_MODEL_PACK", "auto")
 # --- Redis, channels, Celery ------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 
+
+def redis_channel_host(url: str) -> dict[str, Any]:
+    """A channel-layer host: the URL, and no client read timeout.
+
+    The layer waits for messages with a blocking BZPOPMIN of up to 5 s on the server. redis-py 8 made the
+    client's socket_timeout default to 5 s, so every idle wait raced that timeout and lost: the consumer died
+    with "TimeoutError: Timeout reading from ...", the socket closed with 1011 and the page reconnected every
+    few seconds (channels_redis#422, still open; redis-py#4091). None restores redis-py 7's
+    behaviour; keepalive still finds a dead peer. tests/webapp/test_live_channel.py holds an idle socket.
+    """
+    return {"address": url, "socket_timeout": None, "socket_keepalive": True}
+
+
 CHANNEL_LAYERS: dict[str, dict[str, Any]]
 if EMBEDDED:
     CHANNEL_LAYERS = {
@@ -187,7 +200,10 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("SIGHTLINE_CHANNEL_PREFIX", "sightline")},
+            "CONFIG": {
+                "hosts": [redis_channel_host(REDIS_URL)],
+                "prefix": env_str("SIGHTLINE_CHANNEL_PREFIX", "sightline"),
+            },
         }
     }
 

@@ -25,6 +25,6 @@ def _with_db(url: str, db: int) -> str:
 if not EMBEDDED:  # noqa: F405
     # Same Redis server as REDIS_URL, its own DB number, so tests never touch the app's queues.
     REDIS_URL = _with_db(REDIS_URL, env_int("SIGHTLINE_TEST_REDIS_DB", 15))  # noqa: F405
-    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [REDIS_URL]  # noqa: F405
+    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [redis_channel_host(REDIS_URL)]  # noqa: F405
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "sightline-test"  # noqa: F405
     CELERY_BROKER_URL = REDIS_URL
