@@ -62,15 +62,27 @@ def hits_rows(query: Query) -> list[dict[str, Any]]:
 
 
 def hits_csv(query: Query) -> str:
+    return csv_text(hits_rows(query))
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
     writer.writeheader()
-    for row in hits_rows(query):
-        # A cell starting with = + - @ would run as a formula in a spreadsheet: quote it as text.
-        writer.writerow(
-            {k: (f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in row.items()}
-        )
+    for row in rows:
+        writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
     return out.getvalue()
+
+
+# Text starting with one of these runs as a formula when the CSV is opened in a spreadsheet (OWASP, "CSV
+# Injection"): such a cell gets a leading ' so that it is shown as text. Numbers are written as numbers.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return f"'{value}"
+    return value
 
 
 def hits_json(query: Query) -> str:
