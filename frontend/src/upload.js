@@ -383,7 +383,7 @@ class FootagePanel {
       play.addEventListener("click", () => window.sightline?.player?.open(video));
       actions.append(play);
     }
-    if (this.canEdit && isActive(job)) actions.append(this.action("Cancel", `/cases/${this.caseId}/jobs/${job.job}/cancel`));
+    if (this.canEdit && isActive(job)) actions.append(this.action("Cancel", `/jobs/${job.job}/cancel/`));
     if (this.canEdit && job && (job.status === "failed" || job.status === "cancelled")) {
       actions.append(this.action("Retry", `/cases/${this.caseId}/videos/${video.id}/retry`));
     }

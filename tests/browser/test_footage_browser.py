@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from webapp.cases.models import Case
-from webapp.footage import services
 from webapp.footage.models import Video
+from webapp.jobs import services as jobs
 from webapp.jobs.models import Job
 
 pytestmark = [
@@ -82,7 +82,7 @@ def test_interrupted_upload_resumes_from_the_servers_offset(
     assert video["sha256"] == sha256(clip)
     assert video["size_bytes"] == size
     # This test is about the upload: stop the analysis it queued so the worker is free for the next test.
-    services.cancel_ingest(job=Job.objects.get(video_id=video_id), user=case.owner)
+    jobs.request_cancel(job_id=Job.objects.get(video_id=video_id).pk, actor=case.owner)
 
     # Two bad files dropped at once onto the drop zone: each is refused with its reason, nothing is kept.
     dropped = {

@@ -138,9 +138,6 @@ TABLE: dict[str, list[Row]] = {
     "footage:delete": [Row("post", C.EDIT, 200, kwargs=video)],
     # The fixture video is ready, so there is nothing to retry: 409 says so.
     "footage:retry": [Row("post", C.UPLOAD, 409, kwargs=video)],
-    "footage:cancel": [
-        Row("post", C.EDIT, 200, kwargs=lambda w: {"case_id": w["case"].pk, "job_id": w["ingest_job"].pk})
-    ],
     "search:queries": [Row("get", C.VIEW, 200), Row("post", C.SEARCH, 400)],  # 400: no photo given
     "search:query": [Row("get", C.VIEW, 200, kwargs=query)],
     "search:photo": [Row("get", C.VIEW, 200, kwargs=query)],
@@ -266,7 +263,6 @@ def world(case: Any, make_user: Any, tiny_video: Path) -> dict[str, Any]:
             status=JobStatus.FAILED,
             params={"task": "webapp.jobs.tasks.selfcheck_task"},
         ),
-        "ingest_job": Job.objects.create(case=case, kind=JobKind.INGEST, video=vid),
     }
 
 

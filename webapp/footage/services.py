@@ -32,6 +32,7 @@ from webapp.audit import services as audit
 from webapp.cases.models import Case
 from webapp.engine import get_engine
 from webapp.footage import media
+from webapp.footage.job_hooks import CANCELLED_MESSAGE
 from webapp.footage.models import (
     RecordingStartSource,
     Snapshot,
@@ -211,23 +212,13 @@ def start_ingest(*, video: Video, user: Any) -> Job:
     )
 
 
-def cancel_ingest(*, job: Job, user: Any) -> Job:
-    """Ask the job to stop; a queued one is cancelled at once, a running one at its next progress report."""
-    jobs.request_cancel(job_id=job.pk, actor=user)
-    job.refresh_from_db()
-    if job.status == JobStatus.CANCELLED and job.video_id:
-        _fail_video(job.video_id, "Analysis was cancelled. Retry to analyse this video.")
-    return job
-
-
 def retry_ingest(*, video: Video) -> Job:
-    """Run the video's latest ingest job again from scratch (after a failure or a cancel)."""
+    """Run the video's latest ingest job again from scratch (after a failure or a cancel), through the one
+    retry path of every job (jobs.retry, which sets the video processing again: job_hooks)."""
     job = video.jobs.filter(kind=JobKind.INGEST).order_by("-created_at").first()
     if job is None or job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise FootageError("Only a failed or cancelled analysis can be retried.")
-    with transaction.atomic():
-        Video.objects.filter(pk=video.pk).update(status=VideoStatus.PROCESSING, error="")
-        return jobs.retry(job_id=job.pk)
+    return jobs.retry(job_id=job.pk)
 
 
 def is_current_delivery(*, job_id: int, task_id: str) -> bool:
@@ -311,7 +302,7 @@ def ingest_work(job: Job, reporter: jobs.Reporter) -> None:
             rendition.cancel()
         _remove_results(video)
         if reporter.cancelled or isinstance(exc, jobs.JobCancelled):
-            _fail_video(video.pk, "Analysis was cancelled. Retry to analyse this video.")
+            _fail_video(video.pk, CANCELLED_MESSAGE)
         else:
             _fail_video(video.pk, _message(exc))
         if isinstance(exc, media.MediaError):

@@ -13,5 +13,4 @@ urlpatterns = [
     path("cases/<int:case_id>/videos/<int:video_id>/details", views.video_details, name="details"),
     path("cases/<int:case_id>/videos/<int:video_id>/delete", views.delete_video, name="delete"),
     path("cases/<int:case_id>/videos/<int:video_id>/retry", views.retry_video, name="retry"),
-    path("cases/<int:case_id>/jobs/<int:job_id>/cancel", views.cancel_job, name="cancel"),
 ]

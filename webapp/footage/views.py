@@ -12,7 +12,6 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -265,11 +264,3 @@ def retry_video(request: HttpRequest, case_id: int, video_id: int) -> JsonRespon
     audit.record(action="job.retry", request=request, case=video.case, target=job)
     return JsonResponse({"job": job_json(job)}, status=202)
 
-
-@require_POST
-def cancel_job(request: HttpRequest, case_id: int, job_id: int) -> JsonResponse:
-    access = authorize(request.user, case_id, Capability.EDIT)
-    job = get_object_or_404(Job, pk=job_id, case=access.case, kind=JobKind.INGEST)
-    job = services.cancel_ingest(job=job, user=request.user)
-    audit.record(action="job.cancel", request=request, case=access.case, target=job)
-    return JsonResponse({"job": job_json(job)})

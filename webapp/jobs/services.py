@@ -52,6 +52,22 @@ class QueueableTask(Protocol):
     def apply_async(self, *, args: Sequence[Any], task_id: str) -> Any: ...
 
 
+# --- what a job's kind adds to cancel and retry -------------------------------------------------------------
+# Cancel and retry are one path for every kind (request_cancel, retry): whichever page, endpoint or admin
+# action asks. A kind whose job owns other rows registers what to do with them (the ingest job's video:
+# webapp/footage/job_hooks.py); each hook runs in the transaction that changes the job.
+KindHook = Callable[[Job], None]
+_ON_CANCELLED: dict[str, KindHook] = {}
+_ON_RETRY: dict[str, KindHook] = {}
+
+
+def register_kind(kind: str, *, on_cancelled: KindHook, on_retry: KindHook) -> None:
+    """``on_cancelled``: the job was cancelled before a worker ran it (a running job's work sees the cancel
+    itself). ``on_retry``: the job is about to be queued again."""
+    _ON_CANCELLED[kind] = on_cancelled
+    _ON_RETRY[kind] = on_retry
+
+
 # --- publishing ---------------------------------------------------------------------------------------------
 
 
@@ -145,6 +161,8 @@ def retry(*, job_id: int) -> Job:
         task_id = job.celery_task_id
         reset = ["status", "stage", "progress", "done", "total", "fps", "eta_s", "error", "finished_at"]
         _save(job, [*reset, "cancel_requested", "celery_task_id"])
+        if job.kind in _ON_RETRY:
+            _ON_RETRY[job.kind](job)
         task_name = str(job.params.get("task", ""))
         transaction.on_commit(lambda: current_app.send_task(task_name, args=[job.pk], task_id=task_id))
     return job
@@ -165,6 +183,8 @@ def request_cancel(*, job_id: int, actor: User | AnonymousUser | None = None) ->
             job.status, job.finished_at = JobStatus.CANCELLED, timezone.now()
             fields += ["status", "finished_at"]
         _save(job, fields)
+        if job.status == JobStatus.CANCELLED and job.kind in _ON_CANCELLED:
+            _ON_CANCELLED[job.kind](job)
     return True
 
 

@@ -19,6 +19,7 @@ from django.conf import settings
 from webapp.cases.models import Case
 from webapp.footage import services
 from webapp.footage.models import Snapshot, Track, Video, VideoStatus
+from webapp.jobs import services as jobs
 from webapp.jobs.models import Job, JobStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.slow]
@@ -113,7 +114,7 @@ def test_cancel_stops_a_running_job_and_leaves_no_results(
         return job.stage == "analyse" and job.done >= 20
 
     wait_for(analysing, 120, "the analysis to get going", worker)
-    services.cancel_ingest(job=job, user=case.owner)
+    jobs.request_cancel(job_id=job.pk, actor=case.owner)
 
     def stopped() -> bool:
         job.refresh_from_db()
