@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from reid_core.models.registry import PACK_CHOICES
-from reid_core.types import Moment, Progress, QueryCandidate, ReidError
+from reid_core.types import Box, Moment, NoPersonError, Progress, QueryCandidate, ReidError
 
 if TYPE_CHECKING:
     from reid_core.pipeline import Engine
@@ -70,9 +70,12 @@ def cmd_index(args: argparse.Namespace) -> int:
         index = VectorIndex(engine.embedder.dim)
     paths = [Path(p) for p in args.footage]
     for path, name in zip(paths, _video_names(paths), strict=True):
-        bar = tqdm(desc=name, unit="frame", file=sys.stderr, disable=args.quiet)
+        bars: list[Any] = []  # made at the first progress report: a file that fails to open shows no bar
 
-        def progress(p: Progress, bar: Any = bar) -> None:
+        def progress(p: Progress, bars: list[Any] = bars, name: str = name) -> None:
+            if not bars:
+                bars.append(tqdm(desc=name, unit="frame", file=sys.stderr, disable=args.quiet))
+            bar = bars[0]
             if p.total is not None:
                 bar.total = p.total
             bar.n = p.done
@@ -80,9 +83,10 @@ def cmd_index(args: argparse.Namespace) -> int:
             bar.refresh()
 
         try:
-            ingest = engine.ingest(path, video=name, progress=progress)
+            ingest = engine.ingest(path, video=name, progress=progress, images=args.images)
         finally:
-            bar.close()
+            for bar in bars:
+                bar.close()
         add_to_index(index, catalog, ingest)
         # Vectors first, then the catalog: a search ignores vectors of videos the catalog does not list.
         index.save(out / INDEX_SUBDIR)
@@ -108,61 +112,128 @@ def moment_json(m: Moment) -> dict[str, Any]:
         "start_s": round(m.start_s, 3),
         "end_s": round(m.end_s, 3),
         "best": {"frame": m.best.frame, "t": round(m.best.t, 3), "box": box(m.best.box)},
+        **({"image": m.image} if m.image is not None else {}),
         "frames": [{"frame": f.frame, "t": round(f.t, 3), "box": box(f.box)} for f in m.frames],
     }
+
+
+def _query_box(engine: Engine, path: Path, image: Any, given: str | None) -> tuple[Box, list[QueryCandidate]]:
+    if given:
+        try:
+            x, y, w, h = (float(v) for v in given.split(","))
+        except ValueError:
+            raise ReidError(f"--box {given!r}: expected four numbers x,y,w,h") from None
+        return (x, y, w, h), []
+    try:
+        return engine.choose_query_box(image)
+    except NoPersonError as exc:
+        raise NoPersonError(f"{path}: {exc}") from None
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     from reid_core.catalog import Catalog
     from reid_core.index import VectorIndex
+    from reid_core.pipeline import check_compatible, rank_moments
     from reid_core.video import read_image
 
     catalog = Catalog.load(args.index)
     index = VectorIndex.load(args.index / INDEX_SUBDIR)
-    if args.pack == "auto" and catalog.models.get("pack") in ("default", "accurate"):
-        args.pack = catalog.models["pack"]  # search with the pack the index was built with
+    built = catalog.models
+    if args.pack == "auto" and built.get("pack"):
+        # Search with the models the index was built with: its pack, and its embedder if that was a plug-in.
+        base, _, plugin = str(built["pack"]).partition("+")
+        if base in PACK_CHOICES:
+            args.pack = base
+        if plugin and args.embedder is None:
+            args.embedder = plugin
     engine = _engine(args)
-    image = read_image(args.query)
-    candidates: list[QueryCandidate] = []
-    if args.box:
-        try:
-            x, y, w, h = (float(v) for v in args.box.split(","))
-        except ValueError:
-            raise ReidError(f"--box {args.box!r}: expected four numbers x,y,w,h") from None
-        box = (x, y, w, h)
-    else:
-        box, candidates = engine.choose_query_box(image)
-    moments = engine.search(
-        index, catalog, image, box=box, top_k=args.top, min_score=args.min_score, rerank=args.rerank
+    boxes = args.box or []
+    if len(boxes) > len(args.query):
+        raise ReidError(f"{len(boxes)} --box options for {len(args.query)} --query photos")
+    vectors = []
+    queries = []
+    for n, path in enumerate(args.query):
+        image = read_image(path)
+        box, candidates = _query_box(engine, path, image, boxes[n] if n < len(boxes) else None)
+        vectors.append(engine.query_vector(image, box))
+        queries.append((path, box, candidates))
+    check_compatible(catalog, engine)
+    moments = rank_moments(
+        engine.fused_query(vectors),
+        index,
+        catalog,
+        top_k=args.top,
+        min_score=args.min_score,
+        rerank=args.rerank,
+        scoring=engine.settings.scoring,
     )
     if args.json:
-        doc = {
-            "query": {
-                "image": str(args.query),
+        photos = [
+            {
+                "image": str(path),
                 "box": [round(v, 1) for v in box],
                 "candidates": [
                     {"box": [round(v, 1) for v in c.box], "score": round(c.score, 3)} for c in candidates
                 ],
-            },
+            }
+            for path, box, candidates in queries
+        ]
+        doc = {
+            # "query" is the first photo (as before several photos were accepted); "queries" lists them all.
+            "query": photos[0],
+            "queries": photos,
             "models": catalog.models,
             "hits": [moment_json(m) for m in moments],
         }
         print(json.dumps(doc, indent=2))
     else:
-        if len(candidates) > 1:
-            print(
-                f"{len(candidates)} people in the query photo; searching for the largest "
-                "(pass --box x,y,w,h to choose another)",
-                file=sys.stderr,
-            )
+        for path, _, candidates in queries:
+            if len(candidates) > 1:
+                print(
+                    f"{path}: {len(candidates)} people in the photo; searching for the largest "
+                    "(pass --box x,y,w,h to choose another)",
+                    file=sys.stderr,
+                )
+        if len(queries) > 1:
+            print(f"{len(queries)} photos of one person, fused into one query", file=sys.stderr)
         for rank, m in enumerate(moments, 1):
             b = m.best
+            where = f"  image {m.image}" if m.image is not None else ""
             print(
                 f"{rank:3d}  {m.score:.3f}  {m.video}  {m.start_s:8.2f}s - {m.end_s:8.2f}s  "
                 f"track {m.track_id}  best frame {b.frame} at {b.t:.2f}s box {[round(v) for v in b.box]}"
+                + where
             )
         if not moments:
             print("no moments found")
+    return 0
+
+
+def cmd_eval_xcam(args: argparse.Namespace) -> int:
+    from reid_core.eval.xcam import evaluate_xcam
+
+    engine = _engine(args)
+    result = evaluate_xcam(engine, args.root, images=args.images, iou_threshold=args.iou)
+    doc = dataclasses.asdict(result)
+    doc["models"] = engine.models_info()
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    c = result.crops
+    print(f"{args.root}: cameras {', '.join(result.cameras)} (folders read as: {result.images})")
+    print(
+        f"ReID on clean crops, each against the other cameras: mAP {c.mAP:.3f}  rank-1 {c.rank1:.3f}"
+        f"  ({c.queries} queries, {c.gallery} crops)"
+    )
+    print(
+        f"end to end: {result.queries} queries  frame AP {result.frame_ap:.3f}"
+        f"  recall@5 {result.recall_at_5:.3f}"
+        f"  ({result.tracks} moments indexed, {result.embed_calls} embedding calls, {result.ingest_s:.1f} s)"
+    )
+    for r in result.per_camera:
+        print(
+            f"  queries from {r.camera}: {r.queries}  frame AP {r.frame_ap:.3f}  recall@5 {r.recall_at_5:.3f}"
+        )
     return 0
 
 
@@ -227,6 +298,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def images_opt(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--images",
+            default="auto",
+            choices=["auto", "gallery", "sequence"],
+            help="a folder of images: gallery (each photo on its own) or sequence (frames of one camera, "
+            "tracked); auto: a sequence when 20+ same-size images are numbered in order",
+        )
+
     def engine_opts(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--pack",
@@ -245,14 +325,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="index folder (created or extended)")
     p.add_argument("--fps", type=float, default=None, help="frames analysed per second (0: every frame)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    images_opt(p)
     engine_opts(p)
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="search an index with a photo of a person")
     p.add_argument("--index", type=Path, required=True)
-    p.add_argument("--query", type=Path, required=True, help="a photo: a tight crop or a scene")
+    p.add_argument(
+        "--query",
+        type=Path,
+        required=True,
+        action="append",
+        help="a photo: a tight crop or a scene; repeat for several photos of one person (fused)",
+    )
     p.add_argument("--top", type=int, default=10)
-    p.add_argument("--box", help="x,y,w,h of the person in the photo (default: the only or largest)")
+    p.add_argument(
+        "--box",
+        action="append",
+        help="x,y,w,h of the person in the photo (default: the only or largest); one per --query, in order",
+    )
     p.add_argument("--min-score", type=float, default=None)
     p.add_argument("--rerank", action="store_true", help="k-reciprocal re-ranking")
     p.add_argument("--json", action="store_true", help="the documented JSON output")
@@ -270,6 +361,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     engine_opts(p)
     p.set_defaults(func=cmd_eval_video)
+
+    p = sub.add_parser(
+        "eval-xcam",
+        help="cross-camera search: ReID on crops and end-to-end frame AP on multi-camera MOT data",
+    )
+    p.add_argument(
+        "root", type=Path, help="folder with one sub-folder (or video) per camera and gt/<camera>.txt"
+    )
+    p.add_argument("--iou", type=float, default=0.3, help="box overlap that counts as found (default 0.3)")
+    p.add_argument("--json", action="store_true")
+    images_opt(p)
+    engine_opts(p)
+    p.set_defaults(func=cmd_eval_xcam)
 
     p = sub.add_parser("eval-reid", help="mAP / CMC on a Market-1501 layout folder")
     p.add_argument("root", type=Path, help="folder with query/ and bounding_box_test/")
