@@ -5,7 +5,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 
-from webapp.admin_links import admin_changelist_link, admin_link
+from webapp.admin_links import ReadOnlyInAdmin, admin_changelist_link, admin_link
 from webapp.footage.models import Snapshot, Track, Video
 
 
@@ -46,6 +46,12 @@ class VideoAdmin(admin.ModelAdmin[Video]):
         "updated_at",
     )
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a video comes only through an upload: probed, hashed and queued for analysis
+
+    def has_delete_permission(self, request: HttpRequest, obj: Video | None = None) -> bool:
+        return False  # the footage panel deletes a video with its files, vectors and catalog entry
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Video]:
         return super().get_queryset(request).annotate(tracks_n=Count("tracks"))
 
@@ -69,7 +75,7 @@ class VideoAdmin(admin.ModelAdmin[Video]):
         return admin_changelist_link(Track, str(obj.tracks_n), video__id__exact=obj.pk)  # type: ignore[attr-defined]
 
 
-class SnapshotInline(admin.TabularInline[Snapshot, Track]):
+class SnapshotInline(ReadOnlyInAdmin, admin.TabularInline[Snapshot, Track]):
     model = Snapshot
     extra = 0
     can_delete = False
@@ -78,7 +84,7 @@ class SnapshotInline(admin.TabularInline[Snapshot, Track]):
 
 
 @admin.register(Track)
-class TrackAdmin(admin.ModelAdmin[Track]):
+class TrackAdmin(ReadOnlyInAdmin, admin.ModelAdmin[Track]):
     list_display = ("__str__", "video_link", "start_s", "end_s", "best_frame", "snapshot_count")
     list_filter = ("video__case",)
     search_fields = ("video__original_name", "video__camera_label", "video__case__title")
@@ -111,7 +117,7 @@ class TrackAdmin(admin.ModelAdmin[Track]):
 
 
 @admin.register(Snapshot)
-class SnapshotAdmin(admin.ModelAdmin[Snapshot]):
+class SnapshotAdmin(ReadOnlyInAdmin, admin.ModelAdmin[Snapshot]):
     list_display = ("__str__", "track_link", "frame", "t", "quality", "vector_id")
     search_fields = ("track__video__original_name", "track__video__case__title")
     list_select_related = ("track__video",)

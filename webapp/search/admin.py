@@ -4,12 +4,12 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from webapp.admin_links import admin_changelist_link, admin_link
+from webapp.admin_links import ReadOnlyInAdmin, admin_changelist_link, admin_link
 from webapp.search.models import Hit, Query, Verdict
 
 
 @admin.register(Query)
-class QueryAdmin(admin.ModelAdmin[Query]):
+class QueryAdmin(ReadOnlyInAdmin, admin.ModelAdmin[Query]):
     list_display = ("__str__", "case_link", "created_by", "created_at", "last_run_at", "hit_count")
     list_filter = ("created_at",)
     search_fields = ("case__title", "created_by__username", "photo_sha256")
@@ -30,7 +30,7 @@ class QueryAdmin(admin.ModelAdmin[Query]):
 
 
 @admin.register(Hit)
-class HitAdmin(admin.ModelAdmin[Hit]):
+class HitAdmin(ReadOnlyInAdmin, admin.ModelAdmin[Hit]):
     list_display = ("__str__", "query_link", "track_link", "rank", "score", "start_s", "end_s", "verdict")
     list_filter = ("verdict",)
     search_fields = ("query__case__title",)
