@@ -479,7 +479,9 @@ def rank_moments(
     wanted = min(len(index), max(256, top_k * 8))
     hits = index.search(q.reshape(1, -1), wanted)[0]
     banned = set(rejected)
-    candidates: list[tuple[str, int]] = []
+    # Tracks the user confirmed are the person: always candidates, and listed first (by score).
+    pinned = [k for k in dict.fromkeys(confirmed) if k not in banned and k[0] in catalog.videos]
+    candidates: list[tuple[str, int]] = list(pinned)
     for key, _ in hits:
         tk = (key.video, key.track_id)
         if tk not in banned and tk not in candidates and key.video in catalog.videos:
@@ -493,6 +495,9 @@ def rank_moments(
         dist = k_reciprocal_rerank(q, tvecs)
         order = {keys[i]: n for n, i in enumerate(np.argsort(dist, kind="stable"))}
         ranked.sort(key=lambda ts: order[ts.key])
+    if pinned:
+        first = set(pinned)
+        ranked.sort(key=lambda ts: ts.key not in first)  # stable: each group keeps its order
     moments = []
     for ts in ranked:
         if min_score is not None and ts.score < min_score:

@@ -39,8 +39,9 @@ def test_search_json_contract(pets_index, pets_video: Path, pets_gt: Path, tmp_p
     done = reid("search", "--index", str(pets_index.directory), "--query", str(photo), "--top", "4", "--json")
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
-    assert set(doc) == {"query", "models", "hits"}
-    assert doc["models"]["embedder"] == "osnet_x0_25_msmt17" and doc["models"]["pack"] == "accurate"
+    assert set(doc) == {"query", "queries", "models", "hits"}
+    assert doc["queries"] == [doc["query"]] and doc["query"]["image"] == str(photo)
+    assert doc["models"]["embedder"] == "omz_reid_0277" and doc["models"]["pack"] == "trained"
     assert len(doc["query"]["candidates"]) >= 3 and len(doc["query"]["box"]) == 4
     assert 1 <= len(doc["hits"]) <= 4
     for hit in doc["hits"]:
@@ -94,7 +95,43 @@ def test_errors_are_one_clear_line(pets_index, tmp_path: Path) -> None:
     blank = tmp_path / "wall.png"
     cv2.imwrite(str(blank), np.full((200, 120, 3), 128, dtype=np.uint8))
     done = reid("search", "--index", str(pets_index.directory), "--query", str(blank))
-    assert done.returncode == 2 and "no person found" in done.stderr
+    assert done.returncode == 2 and "no person found" in done.stderr and "wall.png" in done.stderr
 
     done = reid("search", "--index", str(tmp_path / "nowhere"), "--query", str(blank))
     assert done.returncode == 2 and "no catalog" in done.stderr
+
+
+def test_several_photos_and_a_gallery_that_names_its_images(
+    pets_video: Path, pets_gt: Path, shared_root: Path, tmp_path: Path
+) -> None:
+    """Two tight crops of one PETS person fused into one query, searched in a folder of unrelated photos
+    (a gallery): each hit names the image file it was found in."""
+    gt = [g for g in load_mot_gt(pets_gt) if g.id == 1]
+    picks = {gt[5].frame: gt[5], gt[-5].frame: gt[-5]}
+    frames = {f.index: f.image for f in iter_frames(pets_video) if f.index in picks or f.index in (300, 600)}
+    photos = []
+    for n, (frame, g) in enumerate(sorted(picks.items())):
+        x, y, w, h = (round(v) for v in g.box)
+        photos.append(tmp_path / f"crop{n}.png")
+        cv2.imwrite(str(photos[-1]), frames[frame][y : y + h, x : x + w])
+    gallery = tmp_path / "photos"
+    gallery.mkdir()
+    cv2.imwrite(str(gallery / "lobby.jpg"), frames[300])
+    cv2.imwrite(str(gallery / "street-corner.jpg"), frames[600])
+    mot = shared_root / "data" / "mot17_mini" / "MOT17-02-FRCNN" / "img1" / "000001.jpg"
+    (gallery / "other-place.jpg").write_bytes(mot.read_bytes())
+    idx = tmp_path / "idx"
+    done = reid("index", str(gallery), "--out", str(idx), "--quiet")
+    assert done.returncode == 0, done.stderr
+    done = reid("search", "--index", str(idx), "--query", str(photos[0]), "--query", str(photos[1]), "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert [q["image"] for q in doc["queries"]] == [str(p) for p in photos]
+    assert doc["hits"] and all(
+        h["image"] in {"lobby.jpg", "street-corner.jpg", "other-place.jpg"} for h in doc["hits"]
+    )
+    assert len({h["image"] for h in doc["hits"]}) >= 2  # several photos hold people; each hit says which
+    done = reid(
+        "search", "--index", str(idx), "--query", str(photos[0]), "--query", str(tmp_path / "gone.png")
+    )
+    assert done.returncode == 2 and "gone.png" in done.stderr

@@ -17,9 +17,10 @@ import onnxruntime as ort
 import pytest
 
 from reid_core.models import (
-    ACCURATE_MODELS,
-    DEFAULT_MODELS,
+    APPEARANCE_MODELS,
+    BUNDLED_DIR,
     SIDECAR_NAME,
+    TRAINED_MODELS,
     ChecksumMismatchError,
     ManifestError,
     ModelDownloadError,
@@ -95,14 +96,32 @@ def http_dir(tmp_path: Path) -> Iterator[tuple[Path, str]]:
         server.server_close()
 
 
+def _shared_path(spec) -> Path:
+    return SHARED_MODELS / ("omz" if spec.runtime == "openvino" else "") / spec.file
+
+
 def test_every_manifest_model_resolves_verifies_and_runs() -> None:
+    from reid_core.embed import ReidEmbedder
+
     specs = load_manifest()
-    assert {s.name for s in specs} >= set(ACCURATE_MODELS) | set(DEFAULT_MODELS)
-    assert SHARED_MODELS.is_dir(), f"accurate-pack models expected in {SHARED_MODELS} (SIGHTLINE_SHARED_DIR)"
+    assert {s.name for s in specs} >= set(TRAINED_MODELS) | set(APPEARANCE_MODELS)
+    assert SHARED_MODELS.is_dir(), f"plug-in models expected in {SHARED_MODELS} (SIGHTLINE_SHARED_DIR)"
     for spec in specs:
-        resolved = resolve(spec.name, dirs=[SHARED_MODELS])
+        resolved = resolve(spec.name, dirs=[SHARED_MODELS, SHARED_MODELS / "omz"])
         assert hashlib.sha256(resolved.path.read_bytes()).hexdigest() == spec.sha256
-        assert resolved.source == ("bundled" if spec.pack == "default" else "models_dir")
+        # Bundled packs are found in the package unless a models dir holds the same file first.
+        if spec.pack in ("trained", "appearance") and not _shared_path(spec).is_file():
+            assert resolved.source == "bundled"
+        else:
+            assert resolved.source == "models_dir"
+        if spec.runtime == "openvino":
+            assert spec.weights is not None
+            assert hashlib.sha256(resolved.path.with_name(spec.weights).read_bytes()).hexdigest() == (
+                spec.weights_sha256
+            )
+            vecs = ReidEmbedder(resolved, threads=2).embed([np.zeros((200, 80, 3), np.uint8)] * 3)
+            assert vecs.shape == (3, spec.dim) and np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+            continue
         sess = ort.InferenceSession(str(resolved.path), providers=["CPUExecutionProvider"])
         inp = sess.get_inputs()[0]
         pre = spec.preprocess
@@ -115,10 +134,12 @@ def test_every_manifest_model_resolves_verifies_and_runs() -> None:
 
 
 def test_listing_reports_where_found_and_checksum() -> None:
-    status = {m.spec.name: m for m in list_models(dirs=[SHARED_MODELS])}
+    status = {m.spec.name: m for m in list_models(dirs=[SHARED_MODELS, SHARED_MODELS / "omz"])}
     assert all(m.status == "ok" for m in status.values()), status
-    assert status["yolox_nano"].source == "models_dir"
+    assert status["yolox_nano"].source == "models_dir"  # a models dir comes before the bundled copy
     assert status["nanodet_g_416"].source == "bundled"
+    bundled = {m.spec.name: m for m in list_models(dirs=[])}
+    assert all(bundled[n].status == "ok" and bundled[n].source == "bundled" for n in TRAINED_MODELS)
     missing = {m.spec.name: m for m in list_models(dirs=[])}
     assert missing["osnet_x0_25_msmt17"].status == "missing"
     assert "raw.githubusercontent.com" in missing["osnet_x0_25_msmt17"].detail
@@ -132,20 +153,37 @@ def test_wrong_checksum_is_a_clear_error(tmp_path: Path) -> None:
         resolve("yolox_nano", dirs=[bad])
     assert str(bad / "yolox_nano.onnx") in str(err.value)
     assert [m.status for m in list_models(dirs=[bad]) if m.spec.name == "yolox_nano"] == ["checksum_mismatch"]
-    # auto falls back to the default pack and says why; asking for accurate raises.
+    # auto falls back to the appearance pack and says why; asking for the trained pack raises.
     pack = choose_pack("auto", dirs=[bad])
-    assert pack.name == "default" and pack.appearance_only and "sha256" in pack.reason
+    assert pack.name == "appearance" and pack.appearance_only and "sha256" in pack.reason
     with pytest.raises(ChecksumMismatchError):
-        choose_pack("accurate", dirs=[bad])
+        choose_pack("trained", dirs=[bad])
 
 
-def test_choose_pack_prefers_accurate_when_found() -> None:
-    pack = choose_pack("auto", dirs=[SHARED_MODELS])
-    assert (pack.name, pack.detector.spec.name, pack.embedder.spec.name) == ("accurate", *ACCURATE_MODELS)
-    assert not pack.appearance_only
-    default = choose_pack("default", dirs=[SHARED_MODELS])
-    assert (default.detector.spec.name, default.embedder.spec.name) == DEFAULT_MODELS
-    assert default.detector.source == "bundled"
+def test_wrong_weights_file_of_an_openvino_model_is_caught(tmp_path: Path) -> None:
+    bad = tmp_path / "models"
+    bad.mkdir()
+    spec = next(s for s in load_manifest() if s.name == "omz_reid_0277")
+    shutil.copy(BUNDLED_DIR / spec.file, bad / spec.file)
+    assert spec.weights is not None
+    (bad / spec.weights).write_bytes(b"truncated")
+    with pytest.raises(ChecksumMismatchError, match=r"retail-0277\.bin has sha256"):
+        resolve("omz_reid_0277", dirs=[bad])
+    (bad / spec.weights).unlink()
+    with pytest.raises(ChecksumMismatchError, match="is missing"):
+        resolve("omz_reid_0277", dirs=[bad])
+
+
+def test_trained_pack_ships_and_is_the_default() -> None:
+    pack = choose_pack("auto", dirs=[])  # nothing but the package: a fresh offline machine
+    assert (pack.name, pack.detector.spec.name, pack.embedder.spec.name) == ("trained", *TRAINED_MODELS)
+    assert not pack.appearance_only and pack.detector.source == pack.embedder.source == "bundled"
+    appearance = choose_pack("appearance", dirs=[])
+    assert (appearance.detector.spec.name, appearance.embedder.spec.name) == APPEARANCE_MODELS
+    assert appearance.appearance_only
+    # Earlier names keep working: "accurate" is the trained pack now, "default" was the appearance pack.
+    assert choose_pack("accurate", dirs=[]).name == "trained"
+    assert choose_pack("default", dirs=[]).name == "appearance"
 
 
 def test_missing_model_names_where_it_looked(tmp_path: Path) -> None:
@@ -170,10 +208,10 @@ def test_download_from_local_http_server_then_found(
     assert resolve("my_reid", dirs=[models]).source == "models_dir"
     assert sorted(p.name for p in models.iterdir()) == [SIDECAR_NAME, "reid.onnx"]  # no partial files left
     # The plug-in model from the side-car can replace the pack's embedder.
-    pack = choose_pack("default", dirs=[models], embedder="my_reid")
+    pack = choose_pack("appearance", dirs=[models], embedder="my_reid")
     assert pack.embedder.spec.name == "my_reid" and not pack.appearance_only
     monkeypatch.setenv("REID_EMBEDDER", "my_reid")  # the setting the CLI and web app go through
-    assert choose_pack("auto", dirs=[models]).name == "default+my_reid"
+    assert choose_pack("auto", dirs=[models]).name == "trained+my_reid"
     monkeypatch.setenv("REID_EMBEDDER", "nanodet_g_416")
     with pytest.raises(ModelError, match="is a detector, not an embedder"):
         choose_pack("auto", dirs=[models])

@@ -65,7 +65,12 @@ def test_several_photos_fuse_into_one_query(engine, pets_index, pets_video: Path
     catalog = Catalog.load(pets_index.directory)
     index = VectorIndex.load(pets_index.directory / INDEX_SUBDIR)
     moments = engine.search(
-        index, catalog, frames[early.frame], box=early.box, top_k=5, more_photos=[(frames[late.frame], late.box)]
+        index,
+        catalog,
+        frames[early.frame],
+        box=early.box,
+        top_k=5,
+        more_photos=[(frames[late.frame], late.box)],
     )
     assert moments and moments[0].score > 0
     # The fused query's top moment overlaps person 1 in its best frame.
