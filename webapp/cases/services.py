@@ -21,6 +21,22 @@ from webapp.cases.models import Case, Membership, Role, ShareLink
 SHARE_LINK_MAX_DAYS = 90
 
 
+class EvidenceLocked(Exception):
+    """A change to evidence (footage, hits, verdicts) of a case locked as evidence."""
+
+    def __init__(self) -> None:
+        super().__init__("The case is locked as evidence: its footage, results and verdicts cannot change.")
+
+
+def ensure_unlocked(case_id: int) -> None:
+    """Refuse to change a locked case's evidence. New footage may still be added (an investigation goes
+    on; nothing recorded so far changes, and each upload is audited with its sha256), and new searches may
+    run; deleting or editing videos, re-running a search over its stored hits and verdicts may not.
+    Unlocking is the owner's (Capability.MANAGE) and is audit-logged."""
+    if Case.objects.filter(pk=case_id, locked=True).exists():
+        raise EvidenceLocked
+
+
 def case_media_dir(case_id: int) -> str:
     return str(settings.MEDIA_ROOT / "cases" / str(case_id))
 
@@ -235,7 +251,13 @@ def redeem_share_link(*, token: str, user: User, request: HttpRequest | None = N
         .first()
     )
     if link is None or not link.is_active():
-        audit.record(action="share.redeem_failed", actor=user, request=request)
+        audit.record(
+            action="share.redeem_failed",
+            actor=user,
+            request=request,
+            case=link.case if link is not None else None,
+            target=link,
+        )
         raise ShareLinkInvalid("This link is not valid any more. Ask the case owner for a new one.")
     membership, created = Membership.objects.get_or_create(
         case=link.case, user=user, defaults={"role": link.role, "added_by": link.created_by}
@@ -282,7 +304,10 @@ def apply_retention(*, days: int, now: datetime | None = None) -> RetentionResul
     count = 0
     for video in old.iterator():
         details = {"video": video.pk, "name": video.original_name, "sha256": video.sha256, "days": days}
-        footage.delete_video(video=video, user=None)
+        try:
+            footage.delete_video(video=video, user=None)
+        except EvidenceLocked:  # locked since the query above
+            continue
         audit.record(action="retention.delete", case=video.case, details=details, actor_label="retention")
         cases.add(video.case_id)
         count += 1

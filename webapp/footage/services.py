@@ -30,6 +30,7 @@ from reid_core.catalog import Catalog
 from reid_core.index import VectorIndex
 from webapp.audit import services as audit
 from webapp.cases.models import Case
+from webapp.cases.services import ensure_unlocked
 from webapp.engine import get_engine
 from webapp.footage import media
 from webapp.footage.job_hooks import CANCELLED_MESSAGE
@@ -67,31 +68,55 @@ def upload_store() -> UploadStore:
     )
 
 
-def upload_for_case(*, case: Case, upload_id: str) -> UploadInfo:
-    """The upload, only if it belongs to this case (an id of another case's upload is 'not found')."""
+def upload_for(*, case: Case, user: Any, upload_id: str, as_owner: bool = False) -> UploadInfo:
+    """The upload, only if it belongs to this case and to this user: an unfinished upload is its
+    uploader's alone (another member could append to or replace evidence), so anyone else gets 'not
+    found'. ``as_owner``: the case owner may see it too, to cancel it."""
     info = upload_store().get(upload_id)
-    if info.case_id != case.pk:
+    if info.case_id != case.pk or (info.user_id != user.pk and not as_owner):
         raise UploadError(404, "No such upload.")
     return info
 
 
-def create_video_from_upload(*, user: Any, case: Case, upload_id: str, camera_label: str = "") -> Video:
+def create_video_from_upload(
+    *, user: Any, case: Case, upload_id: str, camera_label: str = "", request: HttpRequest | None = None
+) -> Video:
     """Probe a finished upload; accept it as a Video and queue its ingestion, or reject it and remove it.
 
-    Either way the upload folder is gone afterwards: nothing half-made is left behind.
+    Idempotent: completions of one upload run one at a time (the upload's lock), and a repeated one answers
+    with the video the first made. Nothing half-made is left behind: a refused upload is removed, and a
+    video folder made for a video that then failed is removed with it.
     """
     store = upload_store()
-    info = upload_for_case(case=case, upload_id=upload_id)
-    if not info.complete:
-        raise FootageError(f"The upload is not finished ({info.offset} of {info.length} bytes received).")
-    data = store.data_path(upload_id)
-    try:
-        probed = media.probe(data)
-    except media.MediaError as exc:
-        store.discard(upload_id)
-        raise FootageError(f"{info.filename or 'The file'}: {exc}") from exc
+    with store.completing(upload_id) as info:
+        if info.case_id != case.pk or info.user_id != user.pk:
+            raise UploadError(404, "No such upload.")
+        if info.video_id is not None:
+            done = Video.objects.filter(pk=info.video_id, case=case).first()
+            if done is None:  # the video was deleted since
+                raise UploadError(404, "No such upload.")
+            return done
+        if not info.complete:
+            raise FootageError(f"The upload is not finished ({info.offset} of {info.length} bytes received).")
+        data = store.data_path(upload_id)
+        try:
+            probed = media.probe(data)
+        except media.MediaError as exc:
+            store.discard(upload_id)
+            raise FootageError(f"{info.filename or 'The file'}: {exc}") from exc
+        video = _video_from(user=user, case=case, info=info, data=data, probed=probed, label=camera_label)
+        store.mark_video(info, video.pk)
+    details = {"name": video.original_name, "sha256": video.sha256, "size_bytes": video.size_bytes}
+    if video.recording_started_at is not None:
+        details["recording_started_at"] = video.recording_started_at.isoformat()
+        details["recording_start_source"] = video.recording_start_source
+    audit.record(action="video.upload", actor=user, request=request, case=case, target=video, details=details)
+    return video
+
+
+def _video_from(*, user: Any, case: Case, info: UploadInfo, data: Path, probed: Any, label: str) -> Video:
     name = (info.filename or "video")[:255]
-    moved: Path | None = None
+    folder: Path | None = None
     try:
         with transaction.atomic():
             video = Video.objects.create(
@@ -106,7 +131,7 @@ def create_video_from_upload(*, user: Any, case: Case, upload_id: str, camera_la
                 width=probed.width,
                 height=probed.height,
                 codec=probed.codec,
-                camera_label=(camera_label or info.metadata.get("camera", ""))[:200],
+                camera_label=(label or info.metadata.get("camera", ""))[:200],
                 # A default people can correct on the case page; the page says where it came from.
                 recording_started_at=probed.creation_time,
                 recording_start_source=RecordingStartSource.FILE
@@ -116,18 +141,19 @@ def create_video_from_upload(*, user: Any, case: Case, upload_id: str, camera_la
             )
             relative = original_upload_to(video, _clean_name(name))
             target = Path(settings.MEDIA_ROOT) / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
+            folder = target.parent
+            folder.mkdir(parents=True, exist_ok=True)
             os.replace(data, target)  # same file system: a rename, not a copy of several GB
-            moved = target
             target.chmod(0o440)  # the original is evidence: read-only from here on
             video.original.name = relative
             video.save(update_fields=["original"])
             start_ingest(video=video, user=user)
     except BaseException:
-        if moved is not None and moved.exists():
-            shutil.rmtree(moved.parent, ignore_errors=True)
+        if folder is not None:
+            if (folder / Path(relative).name).exists():  # moved, then the transaction failed: put it back
+                os.replace(folder / Path(relative).name, data)
+            shutil.rmtree(folder, ignore_errors=True)
         raise
-    store.discard(upload_id)
     return video
 
 
@@ -150,6 +176,7 @@ def update_video_details(
     new values (``entered_as``: the local time and zone the person typed); a request that changes nothing
     writes nothing.
     """
+    ensure_unlocked(video.case_id)
     with transaction.atomic():
         current = Video.objects.select_for_update().get(pk=video.pk)
         changes: dict[str, dict[str, Any]] = {}
@@ -519,6 +546,7 @@ def _fail_video(video_id: int, message: str) -> None:
 
 def delete_video(*, video: Video, user: Any) -> None:
     """Remove the video: its files, rendition, poster, crops, tracks, snapshots, jobs and vectors."""
+    ensure_unlocked(video.case_id)
     for job_id in video.jobs.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).values_list(
         "pk", flat=True
     ):

@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from webapp.strict_input import TextRefused, one_line
+
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _CATCH_UP_CHUNK = 4 * 1024 * 1024
 
@@ -53,7 +55,8 @@ class UploadInfo:
     created_at: float = 0.0
     expires_at: float = 0.0
     sha256: str = ""
-    offset: int = 0  # not stored: the size of the data file
+    video_id: int | None = None  # set once the upload became a video (its data file moved there)
+    offset: int = 0  # not stored: the size of the data file (the length once it became a video)
 
     @property
     def complete(self) -> bool:
@@ -113,11 +116,15 @@ class UploadStore:
 
     def get(self, upload_id: str) -> UploadInfo:
         directory = self._dir(upload_id)
-        try:
-            raw = json.loads((directory / "info.json").read_text())
-            offset = (directory / "data").stat().st_size
-        except (FileNotFoundError, json.JSONDecodeError) as exc:
-            raise UploadError(404, "No such upload (it may have expired).") from exc
+        for attempt in range(2):
+            try:
+                raw = json.loads((directory / "info.json").read_text())
+                offset = raw["length"] if raw.get("video_id") else (directory / "data").stat().st_size
+                break
+            except (FileNotFoundError, json.JSONDecodeError, KeyError) as exc:
+                # Read once more: a completion may have just moved the data and recorded its video.
+                if attempt:
+                    raise UploadError(404, "No such upload (it may have expired).") from exc
         raw.pop("offset", None)
         info = UploadInfo(**raw, offset=offset)
         if info.expires_at < time.time() and not info.complete:
@@ -129,6 +136,8 @@ class UploadStore:
         directory = self._dir(upload_id)
         with self._locked(directory):
             info = self.get(upload_id)
+            if info.video_id is not None:
+                raise UploadError(409, "This upload is complete and already became a video.")
             if offset != info.offset:
                 raise UploadError(409, f"Upload-Offset {offset} does not match the server's {info.offset}.")
             hasher = self._hasher(upload_id, info.offset)
@@ -155,6 +164,24 @@ class UploadStore:
                     _hashers.pop(upload_id, None)
             self._write_info(info)
             return info
+
+    @contextmanager
+    def completing(self, upload_id: str, *, wait_s: float = 60) -> Iterator[UploadInfo]:
+        """Hold the upload's lock (waiting for a PATCH or another completion to finish) and yield its info
+        as it is then: concurrent completions run one after the other, and the later ones find the video
+        the first one made (``video_id``) instead of a missing file."""
+        with self._locked(self._dir(upload_id), wait_s=wait_s):
+            yield self.get(upload_id)
+
+    def mark_video(self, info: UploadInfo, video_id: int) -> None:
+        """Record that the upload's data became this video (its file was moved there). The folder keeps
+        only info.json, so a repeated completion answers with the same video; it expires like any upload."""
+        info.video_id = video_id
+        info.expires_at = time.time() + self.expiry_s
+        (self._dir(info.id) / "data").unlink(missing_ok=True)
+        with _hashers_lock:
+            _hashers.pop(info.id, None)
+        self._write_info(info)
 
     def terminate(self, upload_id: str) -> None:
         directory = self._dir(upload_id)
@@ -214,17 +241,26 @@ class UploadStore:
         os.replace(tmp, directory / "info.json")
 
     @contextmanager
-    def _locked(self, directory: Path) -> Iterator[None]:
-        # One PATCH at a time per upload, across threads and processes.
+    def _locked(self, directory: Path, *, wait_s: float = 0) -> Iterator[None]:
+        # One PATCH or completion at a time per upload, across threads and processes. A PATCH does not
+        # wait (the client retries); a completion waits for the one before it.
         try:
             handle = open(directory / "lock", "a")  # noqa: SIM115 - closed in finally
         except FileNotFoundError as exc:
             raise UploadError(404, "No such upload.") from exc
         try:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise UploadError(423, "Another request is writing to this upload; retry shortly.") from exc
+            deadline = time.monotonic() + wait_s
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError as exc:
+                    if time.monotonic() >= deadline:
+                        message = "Another request is writing to this upload; retry shortly."
+                        raise UploadError(423, message) from exc
+                    time.sleep(0.05)
+            if not (directory / "info.json").exists():  # removed by the request that held the lock
+                raise UploadError(404, "No such upload.")
             yield
         finally:
             handle.close()
@@ -239,7 +275,11 @@ def parse_metadata(header: str) -> dict[str, str]:
             continue
         key, _, value = pair.partition(" ")
         try:
-            result[key] = base64.b64decode(value, validate=True).decode("utf-8") if value else ""
+            text = base64.b64decode(value, validate=True).decode("utf-8") if value else ""
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise UploadError(400, f"Upload-Metadata value for {key!r} is not base64 UTF-8.") from exc
+        try:
+            result[one_line(key, "A metadata key")] = one_line(text, f"The upload's {key}")
+        except TextRefused as exc:
+            raise UploadError(400, str(exc)) from exc
     return result

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from webapp.audit import services as audit
 from webapp.cases.permissions import Capability, authorize
+from webapp.cases.services import EvidenceLocked
 from webapp.footage import selectors, services
 from webapp.footage.forms import VideoDetailsForm
 from webapp.footage.models import Video
@@ -24,6 +25,7 @@ from webapp.footage.streaming import ranged_file_response
 from webapp.footage.uploads import UploadError, UploadInfo, parse_metadata
 from webapp.jobs.events import job_event
 from webapp.jobs.models import Job, JobKind
+from webapp.strict_input import ascii_int
 
 TUS_VERSION = "1.0.0"
 _READ_BLOCK = 1024 * 1024
@@ -59,13 +61,13 @@ def uploads(request: HttpRequest, case_id: int) -> HttpResponse:
     if request.headers.get("Tus-Resumable") != TUS_VERSION:
         return _version_mismatch()
     try:
-        length_header = request.headers.get("Upload-Length", "")
-        if not length_header.isdigit():
+        length = ascii_int(request.headers.get("Upload-Length", ""))
+        if length is None:
             raise UploadError(400, "Upload-Length is required (deferred lengths are not supported).")
         info = services.upload_store().create(
             case_id=access.case.pk,
             user_id=int(request.user.pk or 0),  # authorize() let only signed-in users through
-            length=int(length_header),
+            length=length,
             metadata=parse_metadata(request.headers.get("Upload-Metadata", "")),
         )
     except UploadError as exc:
@@ -86,18 +88,25 @@ def upload(request: HttpRequest, case_id: int, upload_id: str) -> HttpResponse:
         return _version_mismatch()
     store = services.upload_store()
     try:
-        info = services.upload_for_case(case=access.case, upload_id=upload_id)
-        if request.method == "HEAD":
-            return _offset_response(_tus(HttpResponse(status=200)), info)
         if request.method == "DELETE":
+            # The uploader abandons it, or the owner cancels any upload to the case.
+            services.upload_for(
+                case=access.case,
+                user=request.user,
+                upload_id=upload_id,
+                as_owner=access.allows(Capability.MANAGE),
+            )
             store.terminate(upload_id)
             return _tus(HttpResponse(status=204))
+        info = services.upload_for(case=access.case, user=request.user, upload_id=upload_id)
+        if request.method == "HEAD":
+            return _offset_response(_tus(HttpResponse(status=200)), info)
         if request.content_type != "application/offset+octet-stream":
             raise UploadError(415, "PATCH bodies must be application/offset+octet-stream.")
-        offset_header = request.headers.get("Upload-Offset", "")
-        if not offset_header.isdigit():
+        offset = ascii_int(request.headers.get("Upload-Offset", ""))
+        if offset is None:
             raise UploadError(400, "Upload-Offset is required.")
-        info = store.append(upload_id, offset=int(offset_header), chunks=_body(request))
+        info = store.append(upload_id, offset=offset, chunks=_body(request))
     except UploadError as exc:
         return _tus_error(exc)
     return _offset_response(_tus(HttpResponse(status=204)), info)
@@ -143,16 +152,12 @@ def complete_upload(request: HttpRequest, case_id: int, upload_id: str) -> JsonR
             case=access.case,
             upload_id=upload_id,
             camera_label=request.POST.get("camera_label", ""),
+            request=request,
         )
     except UploadError as exc:
         return JsonResponse({"error": exc.message}, status=exc.status)
     except services.FootageError as exc:
         return JsonResponse({"error": str(exc)}, status=422)
-    details = {"name": video.original_name, "sha256": video.sha256, "size_bytes": video.size_bytes}
-    if video.recording_started_at is not None:
-        details["recording_started_at"] = video.recording_started_at.isoformat()
-        details["recording_start_source"] = video.recording_start_source
-    audit.record(action="video.upload", request=request, case=access.case, target=video, details=details)
     return JsonResponse({"video": video_json(video)}, status=201)
 
 
@@ -240,7 +245,10 @@ def video_details(request: HttpRequest, case_id: int, video_id: int) -> JsonResp
     if form.sets_start:
         changes["recording_started_at"] = form.cleaned_data["recording_started_at"]
         changes["entered_as"] = form.cleaned_data.get("entered_as", "")
-    video = services.update_video_details(video=video, actor=request.user, request=request, **changes)
+    try:
+        video = services.update_video_details(video=video, actor=request.user, request=request, **changes)
+    except EvidenceLocked as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
     return JsonResponse({"video": video_json(video)})
 
 
@@ -249,7 +257,10 @@ def delete_video(request: HttpRequest, case_id: int, video_id: int) -> JsonRespo
     video = _video(request, case_id, video_id, Capability.EDIT)
     details = {"name": video.original_name, "sha256": video.sha256}
     case = video.case
-    services.delete_video(video=video, user=request.user)
+    try:
+        services.delete_video(video=video, user=request.user)
+    except EvidenceLocked as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
     audit.record(action="video.delete", request=request, case=case, details={"video": video_id, **details})
     return JsonResponse({"deleted": video_id})
 
@@ -263,4 +274,3 @@ def retry_video(request: HttpRequest, case_id: int, video_id: int) -> JsonRespon
         return JsonResponse({"error": str(exc)}, status=409)
     audit.record(action="job.retry", request=request, case=video.case, target=job)
     return JsonResponse({"job": job_json(job)}, status=202)
-

@@ -2,7 +2,14 @@
 
 Pillow's decompression-bomb guard runs when the header is read, before any pixel is decoded, so a photo
 claiming a huge size costs nothing to refuse. Its warning level (MAX_IMAGE_PIXELS) is turned into an error
-here, and the product's own pixel limit (settings.SIGHTLINE_QUERY_MAX_PIXELS) applies below that.
+here, and the product's own pixel limit (settings.SIGHTLINE_QUERY_MAX_PIXELS, 40 megapixels) applies
+below that, also before decoding.
+
+EXIF orientation is applied once, here: a photo whose EXIF says "rotate" is stored upright (re-encoded,
+without the tag), and its recorded size is the upright size. The browser shows the dropped photo upright
+and the user draws the box on that; the worker's decoder would also turn it; so the stored size, the
+displayed photo, the box and the worker all agree. Before, a photo stored 258x112 with Orientation=6 was
+recorded as 258x112 and a box drawn on the upright 112x258 photo was clipped to its top.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import warnings
 from dataclasses import dataclass
 
 from django.conf import settings
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF"})
 
@@ -25,8 +32,8 @@ class PhotoError(Exception):
 
 @dataclass(frozen=True)
 class CheckedPhoto:
-    data: bytes
-    sha256: str
+    data: bytes  # upright: the bytes as dropped, or re-encoded once turned
+    sha256: str  # of the bytes as dropped (what the user gave)
     width: int
     height: int
     format: str
@@ -37,13 +44,14 @@ def max_bytes() -> int:
 
 
 def max_pixels() -> int:
-    return int(getattr(settings, "SIGHTLINE_QUERY_MAX_PIXELS", 50_000_000))
+    return int(getattr(settings, "SIGHTLINE_QUERY_MAX_PIXELS", 40_000_000))
 
 
 def check_photo(data: bytes) -> CheckedPhoto:
     """Accept a photo only if Pillow decodes it fully within the size limits; raise PhotoError otherwise."""
     if not data:
         raise PhotoError("The file is empty. Choose a photo (JPEG or PNG) of the person.")
+    sha256 = hashlib.sha256(data).hexdigest()
     if len(data) > max_bytes():
         raise PhotoError(
             f"The photo is {len(data) / 1e6:.1f} MB; the limit is {max_bytes() / 1e6:.0f} MB. "
@@ -60,6 +68,9 @@ def check_photo(data: bytes) -> CheckedPhoto:
                 if fmt not in ACCEPTED_FORMATS:
                     raise PhotoError(f"{fmt or 'This'} images are not accepted; use a JPEG or PNG photo.")
                 image.load()  # decodes every pixel: a truncated or corrupt file fails here, not in the worker
+                upright = _upright(image, fmt)
+                if upright is not None:
+                    data, (width, height) = upright
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PhotoError(_too_big(_claimed_pixels(exc))) from exc
     except UnidentifiedImageError as exc:
@@ -68,9 +79,26 @@ def check_photo(data: bytes) -> CheckedPhoto:
         raise PhotoError("The photo could not be read (it may be truncated or damaged).") from exc
     if width < 16 or height < 16:
         raise PhotoError(f"The photo is only {width}x{height} pixels: too small to describe a person.")
-    return CheckedPhoto(
-        data=data, sha256=hashlib.sha256(data).hexdigest(), width=width, height=height, format=fmt
-    )
+    return CheckedPhoto(data=data, sha256=sha256, width=width, height=height, format=fmt)
+
+
+# EXIF orientations other than 1 ("as stored") turn or mirror the picture.
+_TURNED = frozenset(range(2, 9))
+_ORIENTATION_TAG = 0x0112
+
+
+def _upright(image: Image.Image, fmt: str) -> tuple[bytes, tuple[int, int]] | None:
+    """The photo turned as its EXIF orientation says, re-encoded in its format without the tag; None when
+    it is stored upright already."""
+    if image.getexif().get(_ORIENTATION_TAG) not in _TURNED:
+        return None
+    turned = ImageOps.exif_transpose(image)
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        turned.save(out, format="JPEG", quality=95, icc_profile=image.info.get("icc_profile"))
+    else:
+        turned.save(out, format=fmt)
+    return out.getvalue(), turned.size
 
 
 def _claimed_pixels(exc: Exception) -> int:

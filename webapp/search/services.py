@@ -9,6 +9,7 @@ in the search worker; the web side only checks the photo (Pillow) and that the c
 from __future__ import annotations
 
 import logging
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from webapp.audit import services as audit
 from webapp.cases.models import Case
+from webapp.cases.services import EvidenceLocked, ensure_unlocked
 from webapp.footage.models import Track, Video
 from webapp.jobs import services as jobs
 from webapp.jobs.models import Job, JobKind, JobStatus
@@ -106,6 +108,8 @@ def clean_box(box: Any, width: int, height: int) -> Box:
         x, y, w, h = (float(v) for v in box)
     except (TypeError, ValueError):
         raise SearchError("The box must be four numbers: x, y, width, height.") from None
+    if not all(math.isfinite(v) for v in (x, y, w, h)):  # JSON allows NaN and 1e999; PostgreSQL does not
+        raise SearchError("The box must be four numbers: x, y, width, height.")
     x0, y0 = max(0.0, min(x, x + w)), max(0.0, min(y, y + h))
     x1, y1 = min(float(width), max(x, x + w)), min(float(height), max(y, y + h))
     if x1 - x0 < 8 or y1 - y0 < 16:
@@ -118,6 +122,8 @@ def clean_point(point: Any, width: int, height: int) -> list[float]:
         x, y = (float(v) for v in point)
     except (TypeError, ValueError):
         raise SearchError("The point must be two numbers: x, y.") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise SearchError("The point must be two numbers: x, y.")
     if not (0 <= x <= width and 0 <= y <= height):
         raise SearchError("The point is outside the photo.")
     return [round(x, 1), round(y, 1)]
@@ -143,6 +149,7 @@ def queue_search(*, query: Query, user: Any) -> Job:
 
 def choose_person(*, query: Query, user: Any, box: Any, request: Any = None) -> Job:
     """Search for the person in the given box of the query's photo (picked among candidates or drawn)."""
+    ensure_unlocked(query.case_id)  # the query's stored hits would be replaced
     size = query.params.get("photo", {})
     chosen = clean_box(box, int(size.get("width", 1 << 30)), int(size.get("height", 1 << 30)))
     with transaction.atomic():
@@ -161,6 +168,7 @@ def choose_person(*, query: Query, user: Any, box: Any, request: Any = None) -> 
 
 def rerun_query(*, query: Query, user: Any, request: Any = None) -> Job:
     """Run the query again (e.g. after new footage arrived); verdicts on tracks found again are kept."""
+    ensure_unlocked(query.case_id)  # the query's stored hits would be replaced
     ensure_searchable(query.case_id)
     with transaction.atomic():
         audit.record(action="search.rerun", actor=user, case=query.case, target=query, request=request)
@@ -173,6 +181,7 @@ def rerun_query(*, query: Query, user: Any, request: Any = None) -> Job:
 def set_verdict(*, hit: Hit, user: Any, verdict: str, request: Any = None) -> Hit:
     if verdict not in Verdict.values:
         raise SearchError("A verdict is 'confirmed', 'rejected' or '' (not reviewed).")
+    ensure_unlocked(hit.query.case_id)
     with transaction.atomic():
         hit.verdict = verdict
         hit.verdict_by = user if verdict else None
@@ -333,6 +342,11 @@ def store_hits(*, query: Query, moments: list[Any]) -> list[Hit]:
         video_id__in={v for v, _ in wanted}, track_id__in={t for _, t in wanted}
     ).values_list("pk", "video_id", "track_id")
     tracks = {(v, t): pk for pk, v, t in candidates if (v, t) in wanted}
+    if query.hits.exists():  # a search queued before the case was locked must not replace stored hits
+        try:
+            ensure_unlocked(query.case_id)
+        except EvidenceLocked as exc:
+            raise jobs.JobError(str(exc)) from exc
     with transaction.atomic():
         previous = {
             (v, t): (verdict, by, at)

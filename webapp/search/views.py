@@ -6,7 +6,6 @@ service and turns SearchError / PhotoError / ExportError into a 4xx answer with 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,29 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from webapp.audit import services as audit
 from webapp.cases.permissions import Capability, authorize
+from webapp.cases.services import EvidenceLocked
 from webapp.footage.streaming import ranged_file_response
 from webapp.jobs.events import job_event
 from webapp.jobs.models import JobStatus
 from webapp.search import exports, photos, selectors, services
 from webapp.search.models import Query
+from webapp.strict_input import json_object
 
 
 def _error(message: str, status: int = 422) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-def _box(request: HttpRequest, name: str = "box") -> Any:
+def _field(request: HttpRequest, name: str) -> Any:
+    """A form field, or the key of a JSON object body (any other body is a 400, see json_object)."""
     raw: Any = request.POST.get(name)
     if raw is None and request.content_type == "application/json":
-        raw = json.loads(request.body or b"{}").get(name)
+        raw = json_object(request).get(name)
+    return raw
+
+
+def _box(request: HttpRequest, name: str = "box") -> Any:
+    raw = _field(request, name)
     if raw in (None, ""):
         return None
     if isinstance(raw, str):
@@ -95,6 +102,8 @@ def choose(request: HttpRequest, case_id: int, query_id: int) -> JsonResponse:
         job = services.choose_person(query=query, user=request.user, box=_box(request), request=request)
     except services.SearchError as exc:
         return _error(str(exc))
+    except EvidenceLocked as exc:
+        return _error(str(exc), 409)
     return _started(query, job)
 
 
@@ -107,6 +116,8 @@ def rerun(request: HttpRequest, case_id: int, query_id: int) -> JsonResponse:
         job = services.rerun_query(query=query, user=request.user, request=request)
     except services.SearchError as exc:
         return _error(str(exc))
+    except EvidenceLocked as exc:
+        return _error(str(exc), 409)
     return _started(query, job)
 
 
@@ -125,17 +136,15 @@ def refine(request: HttpRequest, case_id: int, query_id: int) -> JsonResponse:
 @require_POST
 def verdict(request: HttpRequest, case_id: int, hit_id: int) -> JsonResponse:
     hit = selectors.hit_for(user=request.user, case_id=case_id, hit_id=hit_id, capability=Capability.REVIEW)
-    value = request.POST.get("verdict")
-    if value is None and request.content_type == "application/json":
-        try:
-            body = json.loads(request.body or b"{}")
-        except ValueError:
-            return _error("The request body is not JSON.", 400)
-        value = body.get("verdict") if isinstance(body, dict) else None
+    value = _field(request, "verdict")
+    if not isinstance(value, str):  # missing, or not text: nothing is changed
+        return _error("A verdict is 'confirmed', 'rejected' or '' (not reviewed).", 400)
     try:
-        services.set_verdict(hit=hit, user=request.user, verdict=value or "", request=request)
+        services.set_verdict(hit=hit, user=request.user, verdict=value, request=request)
     except services.SearchError as exc:
         return _error(str(exc), 400)
+    except EvidenceLocked as exc:
+        return _error(str(exc), 409)
     models = selectors.models_json(hit.query.params)
     return JsonResponse({"hit": selectors.hit_json(hit, models["appearance_only"])})
 

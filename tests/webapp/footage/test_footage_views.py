@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,11 @@ def test_upload_in_pieces_becomes_a_video_with_the_source_sha256(
     assert original.stat().st_mode & 0o222 == 0  # evidence: read-only
     job = Job.objects.get(video=video)
     assert (job.kind, job.status) == (JobKind.INGEST, JobStatus.QUEUED)
-    assert not (Path(settings.MEDIA_ROOT) / "uploads" / location.rsplit("/", 1)[-1]).exists()
+    # The upload keeps no data, only the record of the video it became (a repeated completion answers with
+    # it); the record expires like any upload.
+    folder = Path(settings.MEDIA_ROOT) / "uploads" / location.rsplit("/", 1)[-1]
+    assert {p.name for p in folder.iterdir()} <= {"info.json", "lock"}
+    assert json.loads((folder / "info.json").read_text())["video_id"] == video.pk
 
 
 @pytest.mark.parametrize(
