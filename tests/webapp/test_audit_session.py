@@ -48,7 +48,7 @@ def test_owner_and_viewer_session_leaves_exactly_these_entries(
     assert owner.login("olivia", PASSWORD) == 302
     assert viewer.login("vera", "not-her-password") == 200
     assert viewer.login("vera", PASSWORD) == 302
-    assert viewer.get(f"/cases/{c}/") == 404  # not a member yet: nothing recorded, nothing leaked
+    assert viewer.get(f"/cases/{c}/") == 404  # not a member yet: nothing leaked, the refusal recorded
     assert owner.get(f"/cases/{c}/") == 200
     status, page = owner.request("POST", f"/cases/{c}/links/", {"role": "viewer", "days": "1"})
     assert status == 200
@@ -81,6 +81,7 @@ def test_owner_and_viewer_session_leaves_exactly_these_entries(
         ("olivia", "auth.login", None),
         ("anonymous (vera)", "auth.login_failed", None),
         ("vera", "auth.login", None),
+        ("vera", "access.refused", c),
         ("olivia", "case.view", c),
         ("olivia", "share.create", c),
         ("vera", "share.redeem", c),

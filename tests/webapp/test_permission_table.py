@@ -12,6 +12,8 @@ Designed outcomes, stated once:
 - a member whose role has it: the row's `ok` status. A few rows get past the permission check and stop at
   input checks on purpose (the fixture case has no search index): the status says which check.
 - share links: the token is the credential, so any signed-in person holding a live one may open it.
+- unfinished uploads: each member asks about their own (another's is 404 even to members, see
+  tests/security/test_uploads_owned.py); outsiders, staff and anonymous users ask about the owner's.
 - uploaded media is never served from MEDIA_URL: only through the views above.
 """
 
@@ -33,7 +35,7 @@ from webapp.cases.permissions import Capability as C
 ROLES = ("anonymous", "outsider", "viewer", "editor", "owner", "staff")
 # Written out here rather than imported, so a change to the role table shows up as a failing row.
 GRANTS = {
-    "viewer": {C.VIEW, C.SEARCH},
+    "viewer": {C.VIEW},
     "editor": {C.VIEW, C.SEARCH, C.REVIEW, C.UPLOAD, C.EDIT, C.EXPORT},
     "owner": set(C),
 }
@@ -83,6 +85,10 @@ def clip_job(w: dict[str, Any]) -> dict[str, Any]:
     return {"case_id": w["case"].pk, "job_id": w["clip_job"].pk}
 
 
+def own_upload(w: dict[str, Any]) -> dict[str, Any]:
+    return {"case_id": w["case"].pk, "upload_id": w["uploads"].get(w["role"], w["uploads"]["owner"])}
+
+
 def member(w: dict[str, Any]) -> dict[str, Any]:
     return {"case_id": w["case"].pk, "user_id": w["users"]["viewer"].pk}
 
@@ -124,12 +130,12 @@ TABLE: dict[str, list[Row]] = {
             C.UPLOAD,
             200,
             headers=TUS,
-            kwargs=lambda w: {"case_id": w["case"].pk, "upload_id": w["upload"]},
+            kwargs=own_upload,
         )
     ],
     # Past the permission check the unfinished upload is refused: 422 with the byte count.
     "footage:complete": [
-        Row("post", C.UPLOAD, 422, kwargs=lambda w: {"case_id": w["case"].pk, "upload_id": w["upload"]})
+        Row("post", C.UPLOAD, 422, kwargs=own_upload)
     ],
     "footage:videos": [Row("get", C.VIEW, 200)],
     "footage:stream": [Row("get", C.VIEW, 200, kwargs=video), Row("head", C.VIEW, 200, kwargs=video)],
@@ -243,7 +249,11 @@ def world(case: Any, make_user: Any, tiny_video: Path) -> dict[str, Any]:
         params={"clip": {"video": vid.pk, "hit": h.pk, "query": q.pk}, "result": exports.clip_record(made)},
     )
     new = cases.create_share_link(case=case, actor=case.owner, role="viewer", expires_in=timedelta(days=1))
-    upload = footage.upload_store().create(case_id=case.pk, user_id=case.owner.pk, length=100, metadata={})
+    store = footage.upload_store()
+    uploads = {
+        role: store.create(case_id=case.pk, user_id=users[role].pk, length=100, metadata={}).id
+        for role in ("viewer", "editor", "owner")
+    }
     return {
         "case": case,
         "users": users,
@@ -252,7 +262,7 @@ def world(case: Any, make_user: Any, tiny_video: Path) -> dict[str, Any]:
         "hit": h,
         "link": new.link,
         "token": new.token,
-        "upload": upload.id,
+        "uploads": uploads,
         "crop": snapshot.crop.name,
         "clip_job": clip_job,
         "clip_file": str(clip_file.relative_to(settings.MEDIA_ROOT)),
@@ -276,7 +286,7 @@ def test_route_answers_each_role_as_designed(
     from django.urls import reverse
 
     row = TABLE[name][index]
-    kwargs = row.kwargs(world)
+    kwargs = row.kwargs({**world, "role": role})
     url = kwargs.pop("path") if "path" in kwargs else reverse(name, kwargs=kwargs)
     if role != "anonymous":
         client.force_login(world["users"][role])

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from webapp.cases.permissions import Capability, CaseNotFound, authorize, can
 
 ALLOWED = {
-    "viewer": {Capability.VIEW, Capability.SEARCH},
+    "viewer": {Capability.VIEW},  # read-only: a search is a write (see docs/security.md)
     "editor": {
         Capability.VIEW,
         Capability.SEARCH,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Model
 from django.http import HttpRequest
+from django.utils import timezone
 
 from webapp.audit.models import AuditEvent
 from webapp.cases.models import Case
@@ -29,6 +31,7 @@ def record(
     request: HttpRequest | None = None,
     details: dict[str, Any] | None = None,
     actor_label: str | None = None,
+    address: str | None = None,
 ) -> AuditEvent:
     if actor is None and request is not None:
         actor = request.user
@@ -42,6 +45,48 @@ def record(
         case_label=case.title[:200] if case is not None else "",
         target_type=target._meta.model_name or "" if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
-        client_address=client_address(request),
+        client_address=address or client_address(request),
         details=details or {},
+    )
+
+
+REFUSED = "access.refused"
+# One refusal entry per user (per client address when anonymous) and case in this window: an attacker
+# walking ids shows up without filling the log.
+REFUSAL_WINDOW_S = 60
+
+
+def record_refusal(
+    *,
+    user: AbstractBaseUser | AnonymousUser | None,
+    case_id: int,
+    path: str,
+    address: str | None,
+    status: int = 404,
+) -> AuditEvent | None:
+    """Record that someone was refused a case's page, object or websocket (404 for outsiders, 403 for a
+    role that lacks the capability), so the owner sees attempts on the case log. Refusals for cases that
+    do not exist are not recorded: there is nobody to show them to."""
+    case = Case.objects.filter(pk=case_id).first()
+    if case is None:
+        return None
+    signed_in = user is not None and user.is_authenticated
+    recent = AuditEvent.objects.filter(
+        action=REFUSED,
+        case_id=case_id,
+        created_at__gte=timezone.now() - timedelta(seconds=REFUSAL_WINDOW_S),
+    )
+    recent = (
+        recent.filter(actor_id=user.pk)
+        if signed_in and user is not None
+        else recent.filter(actor_id__isnull=True, client_address=address)
+    )
+    if recent.exists():
+        return None
+    return record(
+        action=REFUSED,
+        actor=user,
+        case=case,
+        address=address,
+        details={"path": path[:300], "status": status},
     )

@@ -18,7 +18,7 @@ class CaseForm(forms.ModelForm[Case]):
 
 
 MEMBER_ROLES = (
-    ("viewer", "Viewer: sees footage and searches"),
+    ("viewer", "Viewer: sees footage and results (read only)"),
     ("editor", "Editor: also uploads and exports"),
 )
 LINK_LIFETIMES = (("1", "1 day"), ("7", "7 days"), ("30", "30 days"), ("90", "90 days"))

@@ -7,18 +7,24 @@ Staff and superusers have no implicit access to cases; operators use the admin.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from importlib import import_module
 
+from django.conf import settings
+from django.contrib.auth import get_user
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest
+from django.utils import timezone
 
 from webapp.cases.models import Case, Membership, Role
 
 
 class Capability(StrEnum):
     VIEW = "view"  # see the case, its footage, results and job progress
-    SEARCH = "search"  # run searches by photo
+    SEARCH = "search"  # run searches by photo; choose, re-run and refine them (editors and the owner)
     REVIEW = "review"  # confirm or reject hits
     UPLOAD = "upload"  # add footage, start ingestion and system checks
     EDIT = "edit"  # change title/description, delete footage, cancel jobs
@@ -28,7 +34,10 @@ class Capability(StrEnum):
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
-    Role.VIEWER: frozenset({Capability.VIEW, Capability.SEARCH}),
+    # Viewers read: footage, results (the hits are not secret from members; EXPORT guards the documents
+    # that leave the system) and job progress. A search is a write (a stored query, a job, its hits), so
+    # viewers neither start one nor choose, re-run or refine anyone's.
+    Role.VIEWER: frozenset({Capability.VIEW}),
     Role.EDITOR: frozenset(
         {
             Capability.VIEW,
@@ -87,3 +96,26 @@ def can(user: User, case: Case | int, capability: Capability = Capability.VIEW) 
     except (CaseNotFound, PermissionDenied):
         return False
     return True
+
+
+def live_access(session_key: str | None, case_id: int) -> datetime | None:
+    """For a case websocket: when the session behind it ends, if that session's user may still see the
+    case now, else None. Read afresh from the session store and the database (never from the socket's
+    scope, which was filled once at the handshake): a logged-out, expired or password-changed session, a
+    deactivated account and a removed membership all answer None."""
+    if not session_key:
+        return None
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    request = HttpRequest()
+    request.session = store
+    user = get_user(request)  # checks the session's auth hash and the account, as for a page request
+    if not can(user, case_id, Capability.VIEW):
+        return None
+    if settings.SESSION_ENGINE == "django.contrib.sessions.backends.db":
+        # The stored expiry, not "now + age" that get_expiry_date() computes for an unmodified session.
+        expires: datetime | None = (
+            Session.objects.filter(session_key=session_key).values_list("expire_date", flat=True).first()
+        )
+        return expires if expires is not None and expires > timezone.now() else None
+    expiry: datetime = store.get_expiry_date()
+    return expiry

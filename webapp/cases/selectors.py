@@ -49,3 +49,11 @@ def active_share_link(*, token: str) -> ShareLink | None:
 
     link = ShareLink.objects.select_related("case").filter(token_hash=hash_token(token)).first()
     return link if link is not None and link.is_active() else None
+
+
+def share_link_named(*, token: str) -> ShareLink | None:
+    """The link this token names, live or not: failed redemptions are recorded against its case, so the
+    owner sees attempts on revoked and expired links. Never shown to the visitor."""
+    from webapp.cases.services import hash_token
+
+    return ShareLink.objects.select_related("case").filter(token_hash=hash_token(token)).first()

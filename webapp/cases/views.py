@@ -229,7 +229,13 @@ def redeem_share_link(request: HttpRequest, token: str) -> HttpResponse:
     An anonymous visitor is sent to log in first and comes back here."""
     link = selectors.active_share_link(token=token)
     if link is None:
-        audit.record(action="share.redeem_failed", request=request)
+        named = selectors.share_link_named(token=token)
+        audit.record(
+            action="share.redeem_failed",
+            request=request,
+            case=named.case if named is not None else None,
+            target=named,
+        )
         return render(request, "cases/share_invalid.html", status=404)
     if request.method == "GET":
         return render(request, "cases/share_join.html", {"link": link})

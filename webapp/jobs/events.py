@@ -7,10 +7,18 @@ from typing import Any
 from webapp.jobs.models import Job
 
 EVENT_TYPE = "job.event"  # channel-layer message type; the consumer's job_event() handles it
+# Sent to a user's group when their access may have changed (membership, role, account, logout): the
+# consumer's access_changed() checks again and closes the socket if the user may no longer see the case.
+ACCESS_TYPE = "access.changed"
 
 
 def case_group(case_id: int) -> str:
     return f"case.{case_id}"
+
+
+def user_group(user_id: int) -> str:
+    """Every open case socket of one user, whatever the case."""
+    return f"user.{user_id}"
 
 
 def job_event(job: Job) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from django.db import InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 
 from webapp.cases.models import Case
-from webapp.jobs.events import EVENT_TYPE, case_group, job_event
+from webapp.jobs.events import ACCESS_TYPE, EVENT_TYPE, case_group, job_event, user_group
 
 __all__ = [
     "JobCancelled",
@@ -80,6 +80,27 @@ def publish(event: dict[str, Any]) -> None:
         async_to_sync(layer.group_send)(case_group(event["case"]), {"type": EVENT_TYPE, "event": event})
     except Exception:
         logger.warning("could not publish job %s event", event.get("job"), exc_info=True)
+
+
+def publish_access_change(
+    *, user_id: int, case_id: int | None = None, session_key: str | None = None
+) -> None:
+    """Tell the user's open case sockets, once the transaction commits, that their access may have changed:
+    for one case (``case_id``), for every case (account changes), or that one session ended
+    (``session_key``: a logout), which closes that session's sockets without asking anything."""
+    message = {"type": ACCESS_TYPE, "case": case_id, "session": session_key}
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(user_group(user_id), message)
+        except Exception:
+            # The socket's own periodic check (SIGHTLINE_SOCKET_RECHECK_S) still closes it.
+            logger.warning("could not tell user %s's sockets about an access change", user_id, exc_info=True)
+
+    transaction.on_commit(send)
 
 
 def publish_job_event(job: Job) -> None:

@@ -62,8 +62,10 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "webapp.strict_input.StrictInputMiddleware",  # 400 for control characters in any text field
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "webapp.audit.middleware.RefusedAccessMiddleware",  # records 403/404 refusals on a case's URLs
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -199,13 +201,22 @@ if EMBEDDED:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis with a bounded pool that waits for a free connection: with the stock pool,
+            # 150 sockets closing at once failed to leave their groups ("Too many connections").
+            "BACKEND": "webapp.channel_layer.BoundedRedisChannelLayer",
             "CONFIG": {
                 "hosts": [redis_channel_host(REDIS_URL)],
                 "prefix": env_str("SIGHTLINE_CHANNEL_PREFIX", "sightline"),
+                # A group entry a socket could not remove (a crashed process) is gone after this; open
+                # sockets renew theirs well before (SIGHTLINE_SOCKET_RECHECK_S).
+                "group_expiry": env_int("SIGHTLINE_GROUP_EXPIRY_S", 900),
+                "max_connections": env_int("SIGHTLINE_CHANNEL_MAX_CONNECTIONS", 50),
             },
         }
     }
+# An open case websocket checks its user's access again at least this often (and at once when membership,
+# the account or the session changes), renewing its group entries at the same time.
+SIGHTLINE_SOCKET_RECHECK_S = env_int("SIGHTLINE_SOCKET_RECHECK_S", 300)
 
 # Processes x threads <= cores: one worker process by default, and the engine's ONNX/OpenMP threads share
 # the cores among the worker's processes (see webapp/engine.py).
@@ -300,8 +311,13 @@ CONTENT_SECURITY_POLICY = {
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 DATA_UPLOAD_MAX_NUMBER_FILES = 5
+# One session and cookie policy for every way the product runs (start.sh, dev, compose, prod): 8-hour
+# sessions, HttpOnly, SameSite=Lax. Only the Secure flag differs: prod.py sets it (HTTPS behind the proxy).
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

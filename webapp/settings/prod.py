@@ -17,6 +17,5 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
-SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 # Media is handed to the web server after the permission check; see docs/deployment.md.
 SIGHTLINE_X_ACCEL_REDIRECT = env_bool("SIGHTLINE_X_ACCEL_REDIRECT", True)
