@@ -11,6 +11,8 @@
 #   SIGHTLINE_HOST / SIGHTLINE_PORT    where the web server listens (127.0.0.1:8000)
 #   SIGHTLINE_ADMIN_USER / SIGHTLINE_ADMIN_PASSWORD   the first admin (default user "admin", password generated)
 #   SIGHTLINE_PG_PORT / SIGHTLINE_REDIS_PORT   where to look for PostgreSQL and Redis on 127.0.0.1
+#   SIGHTLINE_DEV=1                    developer mode: DEBUG on, static files straight from the source tree
+#                                      (default: webapp.settings.local, DEBUG off, no TLS on 127.0.0.1)
 #   DATABASE_URL, REDIS_URL, SIGHTLINE_DATA_DIR, SIGHTLINE_MEDIA_ROOT, REID_MODELS_DIRS, DJANGO_SETTINGS_MODULE
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +25,11 @@ source scripts/lib/services.sh
 # shellcheck disable=SC1091
 source .venv/bin/activate
 
-export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-webapp.settings.dev}
+if [[ ${SIGHTLINE_DEV:-0} == 1 ]]; then
+  export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-webapp.settings.dev}
+else
+  export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-webapp.settings.local}
+fi
 export SIGHTLINE_DATA_DIR=${SIGHTLINE_DATA_DIR:-$ROOT/var}
 export PYTHONUNBUFFERED=1
 HOST=${SIGHTLINE_HOST:-127.0.0.1}
@@ -61,17 +67,39 @@ export SIGHTLINE_MODE=$MODE
 say "preparing the database"
 python manage.py migrate --no-input -v 0
 python manage.py ensure_admin
+if [[ $DJANGO_SETTINGS_MODULE != webapp.settings.dev ]]; then
+  python manage.py collectstatic --no-input -v 0  # hashed, compressed copies that whitenoise serves
+fi
 
 # --- run ----------------------------------------------------------------------------------------------
-# The processes share one process group with this script: Ctrl-C (or the trap) stops them together.
+# Ctrl-C, SIGTERM or SIGHUP to this script stops every process it started: SIGTERM first, SIGKILL for any
+# still running after STOP_GRACE_S. (A shell started in the background ignores SIGINT and cannot trap it;
+# SIGTERM still works there.)
 pids=()
+STOP_GRACE_S=${SIGHTLINE_STOP_GRACE_S:-20}
+running() {
+  local pid alive=()
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+  echo "${alive[@]}"
+}
 stop() {
-  trap - INT TERM EXIT
+  trap - INT TERM HUP EXIT
   say "stopping"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  local waited=0
+  while [[ -n $(running) && $waited -lt $((STOP_GRACE_S * 10)) ]]; do sleep 0.1; waited=$((waited + 1)); done
+  local left
+  left=$(running)
+  if [[ -n $left ]]; then
+    say "still running after ${STOP_GRACE_S} s, killing: $left"
+    for pid in $left; do
+      pkill -KILL -P "$pid" 2>/dev/null || true  # its own children first (a Celery worker's pool)
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+  fi
   wait 2>/dev/null || true
 }
-trap stop INT TERM EXIT
+trap stop INT TERM HUP EXIT
 
 worker_args=(-A webapp worker -Q ingest,search --loglevel INFO --concurrency "${SIGHTLINE_WORKER_CONCURRENCY:-1}")
 if [[ $MODE == embedded ]]; then

@@ -86,3 +86,46 @@ def test_a_mistyped_mode_is_a_clear_error() -> None:
     result = run_manage("check", DJANGO_SETTINGS_MODULE="webapp.settings.dev", SIGHTLINE_MODE="embeded")
     assert result.returncode != 0
     assert "SIGHTLINE_MODE='embeded': use 'services' or 'embedded'" in result.stderr
+
+
+SHOW_LOCAL = """
+import json
+from django.conf import settings as s
+from webapp.settings import base
+print(json.dumps({
+    "debug": s.DEBUG,
+    "session_age": [s.SESSION_COOKIE_AGE, base.SESSION_COOKIE_AGE],
+    "https_only": [getattr(s, "SECURE_SSL_REDIRECT", False), s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE],
+    "static": s.STORAGES["staticfiles"]["BACKEND"],
+    "whitenoise": "whitenoise.middleware.WhiteNoiseMiddleware" in s.MIDDLEWARE,
+    "key": s.SECRET_KEY,
+}))
+"""
+
+
+def test_start_scripts_settings_are_production_without_tls(tmp_path: Path) -> None:
+    """webapp.settings.local, what scripts/start.sh runs: DEBUG off, hashed static files served by whitenoise,
+    no HTTPS requirement (127.0.0.1), base.py's sessions, and a secret key made once and kept."""
+    data = tmp_path / "data"
+
+    def show() -> dict[str, object]:
+        result = run_manage(
+            "shell", "-c", SHOW_LOCAL, DJANGO_SETTINGS_MODULE="webapp.settings.local",
+            SIGHTLINE_MODE="embedded", SIGHTLINE_DATA_DIR=str(data),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+    first, second = show(), show()
+    assert first["debug"] is False
+    age = first["session_age"]
+    assert isinstance(age, list) and age[0] == age[1]  # inherited, not set again
+    assert first["https_only"] == [False, False, False]
+    assert first["static"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    assert first["whitenoise"]
+    key_file = data / "secret_key"
+    assert len(str(first["key"])) >= 50 and first["key"] == second["key"] == key_file.read_text().strip()
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    # Developer mode stays one setting away.
+    start = (REPO / "scripts" / "start.sh").read_text()
+    assert "webapp.settings.local" in start and 'SIGHTLINE_DEV:-0} == 1' in start
