@@ -103,6 +103,12 @@ export function errorMessage(error) {
   return (error && error.message) || "The upload failed.";
 }
 
+// Every message about a file names it: "cam 3.mp4: The upload is not finished…", once.
+export function fileMessage(name, message) {
+  const text = String(message || "").trim() || "That did not work.";
+  return text.startsWith(`${name}:`) ? text : `${name}: ${text}`;
+}
+
 // Analysis job text under a video: "analyse 45% · 31 fps · 0:12 left".
 export function jobLine(job) {
   if (!job) return "";
@@ -292,7 +298,7 @@ class FootagePanel {
 
   uploadFailed(row, text, info, cancel, file, message) {
     row.dataset.state = "error";
-    text.textContent = `${file.name}: ${message}`;
+    text.textContent = fileMessage(file.name, message);
     info.textContent = "";
     cancel.remove();
   }
@@ -307,7 +313,7 @@ class FootagePanel {
     const { ok, payload } = await postJson(`${uploadUrl}/complete`, body);
     if (!ok) {
       row.dataset.state = "error";
-      text.textContent = payload.error || `${file.name}: rejected`;
+      text.textContent = fileMessage(file.name, payload.error || "rejected");
       return;
     }
     row.dataset.state = "done";
@@ -376,16 +382,16 @@ class FootagePanel {
     const status = element("span", { class: `status status-${video.status}`, text: video.status_label });
     const progress = isActive(job) ? element("progress", { max: "1", value: String(job.progress || 0) }) : null;
     const line = element("span", { class: "job-line", text: isActive(job) ? jobLine(job) : "" });
-    const error = video.error ? element("p", { class: "error", text: video.error }) : null;
+    const error = video.error ? element("p", { class: "error", text: fileMessage(video.name, video.error) }) : null;
     const actions = element("div", { class: "actions" });
     if (video.stream_url) {
       const play = element("button", { type: "button", class: "play", text: "Play" });
       play.addEventListener("click", () => window.sightline?.player?.open(video));
       actions.append(play);
     }
-    if (this.canEdit && isActive(job)) actions.append(this.action("Cancel", `/jobs/${job.job}/cancel/`));
+    if (this.canEdit && isActive(job)) actions.append(this.action(video, "Cancel", `/jobs/${job.job}/cancel/`));
     if (this.canEdit && job && (job.status === "failed" || job.status === "cancelled")) {
-      actions.append(this.action("Retry", `/cases/${this.caseId}/videos/${video.id}/retry`));
+      actions.append(this.action(video, "Retry", `/cases/${this.caseId}/videos/${video.id}/retry`));
     }
     if (this.canEdit && this.editing !== video.id) {
       const edit = element("button", { type: "button", class: "link edit-details", text: "Edit label and start time" });
@@ -394,7 +400,7 @@ class FootagePanel {
     }
     if (this.canEdit) {
       actions.append(
-        this.action("Delete", `/cases/${this.caseId}/videos/${video.id}/delete`, `Delete ${video.name} and everything found in it?`),
+        this.action(video, "Delete", `/cases/${this.caseId}/videos/${video.id}/delete`, `Delete ${video.name} and everything found in it?`),
       );
     }
     return element("li", { class: "video", dataset: { video: String(video.id), status: video.status } }, [
@@ -430,12 +436,12 @@ class FootagePanel {
     document.dispatchEvent(new CustomEvent("sightline:video", { detail: saved }));
   }
 
-  action(label, url, confirmText = "") {
+  action(video, label, url, confirmText = "") {
     const button = element("button", { type: "button", class: "link", text: label });
     button.addEventListener("click", async () => {
       if (confirmText && !window.confirm(confirmText)) return;
       const { ok, payload } = await postJson(url);
-      if (!ok) window.alert(payload.error || "That did not work.");
+      if (!ok) window.alert(fileMessage(video.name, payload.error));
       this.reload();
     });
     return button;

@@ -3,6 +3,7 @@ import { test } from "node:test";
 
 import {
   errorMessage,
+  fileMessage,
   formatBytes,
   formatDuration,
   formatEta,
@@ -72,4 +73,11 @@ test("job lines describe analysis progress", () => {
 test("a paused upload says how far it got and what to do", () => {
   assert.equal(pausedLine(2_700_000, 8_131_690), "33% of 8.1 MB uploaded, paused. Choose or drop the same file to continue.");
   assert.equal(pausedLine(0, 0), "0% of 0 B uploaded, paused. Choose or drop the same file to continue.");
+});
+
+test("a message about a file names the file, once", () => {
+  assert.equal(fileMessage("cam 3.mp4", "The upload is not finished."), "cam 3.mp4: The upload is not finished.");
+  assert.equal(fileMessage("cam 3.mp4", "cam 3.mp4: not a video"), "cam 3.mp4: not a video");
+  assert.equal(fileMessage("a.mp4", ""), "a.mp4: That did not work.");
+  assert.equal(fileMessage("a.mp4", undefined), "a.mp4: That did not work.");
 });

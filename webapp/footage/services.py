@@ -330,11 +330,19 @@ def ingest_work(job: Job, reporter: jobs.Reporter) -> None:
         _remove_results(video)
         if reporter.cancelled or isinstance(exc, jobs.JobCancelled):
             _fail_video(video.pk, CANCELLED_MESSAGE)
-        else:
-            _fail_video(video.pk, _message(exc))
+            raise
+        if not isinstance(exc, Exception):  # the worker process is going away
+            _fail_video(video.pk, _named(video, f"Analysis interrupted ({type(exc).__name__}). Retry it."))
+            raise
+        from reid_core.types import ReidError
+
         if isinstance(exc, media.MediaError):
-            raise jobs.JobError(str(exc)) from exc
-        raise
+            exc = jobs.JobError(str(exc))
+        elif not isinstance(exc, jobs.JobError | ReidError):
+            logger.exception("ingest of video %s failed", video.pk)  # the job's error says "worker log"
+        message = _named(video, jobs.user_message(exc))
+        _fail_video(video.pk, message)
+        raise jobs.JobError(message) from exc  # the job's error names the file too
     Video.objects.filter(pk=video.pk).update(status=VideoStatus.READY, error="")
 
 
@@ -385,12 +393,13 @@ def _finish_rendition(rendition: _Rendition, reporter: jobs.Reporter) -> None:
         reporter.progress(done=rendition.done, total=rendition.total)  # raises when the job is cancelled
 
 
-def _message(exc: BaseException) -> str:
-    from reid_core.types import ReidError
-
-    if isinstance(exc, jobs.JobError | ReidError | media.MediaError):
-        return str(exc)
-    return f"Analysis failed ({type(exc).__name__}). Retry, or ask an operator to read the worker log."
+def _named(video: Video, message: str) -> str:
+    """The message about the video's file, naming it as it was uploaded: the engine names the stored file
+    (a path on the server, which says nothing to the user and is not for them to see)."""
+    name = video.original_name or "The video"
+    if video.original.name:
+        message = message.replace(str(Path(settings.MEDIA_ROOT) / video.original.name), name)
+    return message if message.startswith(f"{name}:") else f"{name}: {message}"
 
 
 def _analyse(video: Video, reporter: jobs.Reporter) -> Any:

@@ -344,7 +344,7 @@ def run(
             job.status = JobStatus.CANCELLED
         else:
             job.status = JobStatus.FAILED
-            job.error = _user_message(exc)
+            job.error = user_message(exc)
             if job.error.startswith("Unexpected error"):
                 logger.exception("job %s (%s) failed", job.pk, job.kind)
         return _save_final(job, ["status", "error", "finished_at", "eta_s", "timings"])
@@ -353,7 +353,8 @@ def run(
     return _save_final(job, ["status", "progress", "finished_at", "eta_s", "timings"])
 
 
-def _user_message(exc: Exception) -> str:
+def user_message(exc: Exception) -> str:
+    """What the job's error says: the engine's and JobError's own words, else what kind of failure it was."""
     from reid_core.types import ReidError  # the engine's errors are written for users
     from webapp.engine import EngineLoadError
 
