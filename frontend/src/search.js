@@ -314,7 +314,9 @@ class SearchPanel {
     this.root.dataset.query = String(q.id);
     this.root.dataset.state = q.state;
     if (["choose_person", "no_person"].includes(q.state)) {
-      this.body.append(this.renderPicker(q));
+      // Choosing the person re-runs the search: editors and the owner do it; viewers are read-only.
+      this.body.append(this.canSearch ? this.renderPicker(q)
+        : el("p", { className: "muted", id: "search-picker-wait" }, "An editor or the owner picks the person in this photo."));
       return;
     }
     if (!["results", "no_results"].includes(q.state)) return;

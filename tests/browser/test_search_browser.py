@@ -156,6 +156,7 @@ def test_photo_with_several_people_lets_the_user_pick(
     page_for: Any,
     live_server_url: str,
     case: Any,
+    member_of: Any,
     pets: Any,
     query_photos: dict[str, Path],
     artifacts_dir: Path,
@@ -167,6 +168,13 @@ def test_photo_with_several_people_lets_the_user_pick(
     candidates = page.locator("#search-picker .candidate")
     assert candidates.count() >= 3
     page.screenshot(path=str(artifacts_dir / "search-choose-person.png"), full_page=True)
+    # A viewer sees the same query waiting, without the picker: choosing re-runs the search (a write).
+    viewer = page_for(member_of("viewer"))
+    viewer.goto(f"{live_server_url}/cases/{case.pk}/")
+    viewer.click(".search-history-box summary")
+    viewer.click("#search-history button")
+    viewer.wait_for_selector("#search-panel[data-state=choose_person] #search-picker-wait")
+    assert viewer.locator("#search-picker .candidate").count() == 0
     candidates.nth(1).click()
     page.wait_for_selector("#search-panel[data-state=results] li.hit", timeout=60_000)
     query = Query.objects.get(case=case)
