@@ -5,11 +5,14 @@
 
 Pairs of ground-truth crops, scored by cosine similarity:
 - PETS09-S2L1 (one camera): crops of ids with >= 30 boxes, every 4th box; pairs of one id more than 20 frames
-  apart are "same person", pairs of two ids "different people".
-- WILDTRACK C1-C4: clean crops; only pairs from two different cameras (the cross-camera case).
-For a threshold t, precision = the share of same-person pairs among all pairs scoring >= t (the mix of a
+  apart are "same person"; pairs of two ids that are in the picture at the same moment are "different
+  people" (PETS gives a person who leaves and comes back a new id, so two ids never seen together may be
+  one person: such pairs are left out).
+- WILDTRACK C1-C4: clean crops; only pairs from two different cameras (the cross-camera case); ids are
+  shared across cameras, so every pair is labelled.
+For a threshold t, precision = the share of same-person pairs among the pairs scoring >= t (the mix of a
 real search: most people in footage are not the one searched for). Each band starts at the lowest t from
-which precision stays at or above its level on the pooled pairs, with at least MIN_SUPPORT pairs above it:
+which precision stays at or above its level on EACH data set (at least MIN_SUPPORT pairs above t in each):
 "very_similar" (the words "Likely the same person") 0.9, "similar" 0.5, "somewhat_similar" 0.2.
 A band whose level is never reached is set to 1.01: never shown. The appearance-only embedder's top band
 is always off (it never says "same person"). Paste the printed [model.bands] into the manifest.
@@ -39,12 +42,25 @@ EMBEDDERS = [
 ]
 
 
-def pets_pairs(vectors: np.ndarray, ids: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pets_pairs(
+    vectors: np.ndarray, ids: np.ndarray, frames: np.ndarray, together: set[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
     sims = vectors @ vectors.T
     i, j = np.triu_indices(len(ids), k=1)
     same = ids[i] == ids[j]
-    keep = ~same | (np.abs(frames[i] - frames[j]) > 20)
+    seen_together = np.array([(a, b) in together for a, b in zip(ids[i], ids[j], strict=True)])
+    keep = np.where(same, np.abs(frames[i] - frames[j]) > 20, seen_together)
     return sims[i, j][keep], same[keep]
+
+
+def pets_together() -> set[tuple[int, int]]:
+    """Pairs of PETS ids with ground-truth boxes in the same frame: certainly two people."""
+    from reid_core.eval.mot import load_mot_gt
+
+    by_frame: dict[int, set[int]] = {}
+    for g in load_mot_gt(SHARED / "data" / "pets09_s2l1" / "gt.txt"):
+        by_frame.setdefault(g.frame, set()).add(g.id)
+    return {(a, b) for ids in by_frame.values() for a in ids for b in ids if a != b}
 
 
 def wildtrack_pairs(vectors: np.ndarray, ids: np.ndarray, cams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,14 +91,15 @@ def precision_at(scores: np.ndarray, same: np.ndarray, t: float) -> tuple[float,
     return (float(same[above].mean()) if n else float("nan")), n
 
 
-def threshold(scores: np.ndarray, same: np.ndarray, level: float) -> float:
-    """Lowest t (0.01 steps) from which precision stays >= level with MIN_SUPPORT pairs above."""
+def threshold(sets: list[tuple[np.ndarray, np.ndarray]], level: float) -> float:
+    """Lowest t (0.01 steps) from which precision stays >= level on every set, with MIN_SUPPORT pairs above
+    t in each (higher t, where a set has fewer pairs, do not count against it)."""
     best = NEVER
     for t in np.arange(0.99, -1.0, -0.01):
-        p, n = precision_at(scores, same, float(t))
-        if n < MIN_SUPPORT:
+        cells = [precision_at(scores, same, float(t)) for scores, same in sets]
+        if any(n < MIN_SUPPORT for _, n in cells):
             continue
-        if p < level:
+        if any(p < level for p, _ in cells):
             break
         best = round(float(t), 2)
     return best
@@ -104,14 +121,15 @@ def main() -> None:
     pcrops = [c for c, k in zip(pcrops, every, strict=True) if k]
     pids, pframes = pids[every], pframes[every]
     wcrops, wids, wcams = wildtrack_crops()
+    together = pets_together()
     out: dict[str, Any] = {}
     for name in args.embedders:
         model = resolve(name)
         embedder = make_embedder(model, EngineSettings(), args.threads)
-        ps, psame = pets_pairs(embedder.embed(pcrops), pids, pframes)
+        ps, psame = pets_pairs(embedder.embed(pcrops), pids, pframes, together)
         ws, wsame = wildtrack_pairs(embedder.embed(wcrops), wids, wcams)
         scores, same = np.concatenate([ps, ws]), np.concatenate([psame, wsame])
-        bands = {k: threshold(scores, same, level) for k, level in LEVELS.items()}
+        bands = {k: threshold([(ps, psame), (ws, wsame)], level) for k, level in LEVELS.items()}
         if model.spec.appearance_only:
             bands["very_similar"] = NEVER
         # A lower band never starts above a higher one.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from reid_core.models.registry import PACK_CHOICES
+from reid_core.models.registry import PACK_ALIASES, PACK_CHOICES, PACK_MODELS
 from reid_core.types import Box, Moment, NoPersonError, Progress, QueryCandidate, ReidError
 
 if TYPE_CHECKING:
@@ -141,11 +141,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     built = catalog.models
     if args.pack == "auto" and built.get("pack"):
         # Search with the models the index was built with: its pack, and its embedder if that was a plug-in.
-        base, _, plugin = str(built["pack"]).partition("+")
-        if base in PACK_CHOICES:
+        base = PACK_ALIASES.get(str(built["pack"]).partition("+")[0], str(built["pack"]).partition("+")[0])
+        if base in PACK_MODELS:
             args.pack = base
-        if plugin and args.embedder is None:
-            args.embedder = plugin
+            own = PACK_MODELS[base][1]
+            if args.embedder is None and built.get("embedder") not in (None, own):
+                args.embedder = str(built["embedder"])  # a plug-in, or the embedder of a former pack
     engine = _engine(args)
     boxes = args.box or []
     if len(boxes) > len(args.query):

@@ -33,6 +33,7 @@ from reid_core.types import (
     Box,
     CancelledError,
     EmptyFootageError,
+    FootageError,
     Frame,
     Image,
     IngestStats,
@@ -372,6 +373,48 @@ class Engine:
         if not vectors:
             raise ReidError("no query photo given")
         return l2_normalise(np.mean(np.stack(vectors), axis=0))
+
+    def embed_places(
+        self,
+        path: Path | str,
+        places: Sequence[tuple[int, Box]],
+        *,
+        progress: Callable[[int], None] | None = None,
+        should_stop: StopFn | None = None,
+    ) -> Vectors:
+        """Embeddings of the given (frame index, box) crops of footage, in the order given: how an index
+        built with another embedder is re-embedded without running detection and tracking again."""
+        path = Path(path)
+        wanted: dict[int, list[int]] = {}
+        for n, (index, _) in enumerate(places):
+            wanted.setdefault(index, []).append(n)
+        out = np.zeros((len(places), self.embedder.dim), dtype=np.float32)
+        crops: list[Image] = []
+        rows: list[int] = []
+        done = 0
+
+        def flush() -> None:
+            nonlocal done
+            if crops:
+                out[rows] = self.embedder.embed(crops)
+                done += len(crops)
+                crops.clear()
+                rows.clear()
+                if progress is not None:
+                    progress(done)
+
+        for frame in iter_frames(path, only=set(wanted)):
+            if should_stop is not None and should_stop():
+                raise CancelledError(f"{path}: re-embedding cancelled after {done} crops")
+            for n in wanted[frame.index]:
+                crops.append(crop(frame.image, places[n][1]))
+                rows.append(n)
+            if len(crops) >= 64:
+                flush()
+        flush()
+        if done != len(places):
+            raise FootageError(f"{path}: {len(places) - done} snapshot frames could not be decoded again")
+        return out
 
     def models_info(self) -> dict[str, object]:
         """What an index built by this engine records about its models (search checks it matches)."""

@@ -160,10 +160,12 @@ def iter_frames(
     analysis_fps: float | None = None,
     times: list[float] | None = None,
     images: ImagesMode = "auto",
+    only: set[int] | None = None,
 ) -> Iterator[Frame]:
     """Decoded frames at the analysis rate. Frame.index counts every decoded frame from 0.
 
-    times, when given, receives the timestamp of every decoded frame, analysed or not.
+    times, when given, receives the timestamp of every decoded frame, analysed or not. only, when given,
+    yields just those frame indices (every frame is still decoded, but only they are converted).
     """
     path = Path(path)
     info = probe(path, images)
@@ -175,7 +177,8 @@ def iter_frames(
         for i, file in enumerate(files):
             if times is not None:
                 times.append(i * step)
-            yield Frame(index=i, t=i * step, image=read_image(file))
+            if only is None or i in only:
+                yield Frame(index=i, t=i * step, image=read_image(file))
         return
     sampler = FrameSampler(analysis_fps)
     decoded = 0
@@ -196,7 +199,7 @@ def iter_frames(
                     times.append(t)
                 index = decoded
                 decoded += 1
-                if sampler.take(t):
+                if (only is None or index in only) and sampler.take(t):
                     image = np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
                     yield Frame(index=index, t=t, image=image)
     except (av.FFmpegError, OSError, ValueError) as exc:

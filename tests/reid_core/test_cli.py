@@ -135,3 +135,32 @@ def test_several_photos_and_a_gallery_that_names_its_images(
         "search", "--index", str(idx), "--query", str(photos[0]), "--query", str(tmp_path / "gone.png")
     )
     assert done.returncode == 2 and "gone.png" in done.stderr
+
+
+def test_an_index_of_another_embedder_is_searched_with_its_own(
+    pets_video: Path, pets_gt: Path, shared_root: Path, tmp_path: Path
+) -> None:
+    """An index built with the former accurate pack's embedder (OSNet x0.25) is searched with that embedder,
+    not silently with the new default; `reid models` names the trained pack as what auto takes."""
+    gallery = tmp_path / "photos"
+    gallery.mkdir()
+    for n in (300, 600):
+        image = next(f.image for f in iter_frames(pets_video) if f.index == n)
+        cv2.imwrite(str(gallery / f"frame{n}.jpg"), image)
+    idx = tmp_path / "idx"
+    done = reid("index", str(gallery), "--out", str(idx), "--quiet", "--embedder", "osnet_x0_25_msmt17")
+    assert done.returncode == 0, done.stderr
+    g = next(g for g in load_mot_gt(pets_gt) if g.frame == 300)
+    image = next(f.image for f in iter_frames(pets_video) if f.index == 300)
+    x, y, w, h = (round(v) for v in g.box)
+    photo = tmp_path / "crop.png"
+    cv2.imwrite(str(photo), image[y : y + h, x : x + w])
+    done = reid("search", "--index", str(idx), "--query", str(photo), "--json")
+    assert done.returncode == 0, done.stderr
+    assert "osnet_x0_25_msmt17" in done.stderr.splitlines()[0]
+    assert json.loads(done.stdout)["models"]["embedder"] == "osnet_x0_25_msmt17"
+    # Forcing another embedder on it is refused with the reason, never mixed.
+    done = reid("search", "--index", str(idx), "--query", str(photo), "--embedder", "osnet_x0_5_msmt17")
+    assert done.returncode == 2 and "osnet_x0_25_msmt17" in done.stderr and "rebuild" in done.stderr
+    models = reid("models")
+    assert "auto pack: trained" in models.stdout
