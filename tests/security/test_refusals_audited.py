@@ -15,6 +15,7 @@ from media_samples import results_fixture
 from webapp.audit import services as audit_services
 from webapp.audit.models import AuditEvent
 from webapp.cases import services as cases
+from webapp.jobs.models import Job, JobKind, JobStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -49,9 +50,13 @@ def test_refused_requests_are_recorded_once_a_minute_and_shown_to_the_owner(
     ]
     page = client_for(case.owner).get(f"/cases/{c}/audit/").content.decode()
     assert re.findall(r'data-action="(access\.refused)"', page) == ["access.refused"] * 3
+    # A job of the case, asked for by its id alone, is refused on the case's log too.
+    job = Job.objects.create(case=case, kind=JobKind.SELFCHECK, status=JobStatus.FAILED)
+    assert client_for(make_user("eve")).post(f"/jobs/{job.pk}/retry/").status_code == 404
+    assert refusals(case)[-1] == ("eve", 404, f"/jobs/{job.pk}/retry/")
     # A case that does not exist leaves nothing (no one to show it to) and answers the same.
     assert mallory.get(f"/cases/{c + 1000}/").status_code == 404
-    assert len(refusals(case)) == 3
+    assert len(refusals(case)) == 4
     # Once the window has passed, the next refusal is recorded again.
     monkeypatch.setattr(audit_services, "REFUSAL_WINDOW_S", 0)
     assert mallory.get(f"/cases/{c}/videos/").status_code == 404

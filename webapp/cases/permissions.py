@@ -53,10 +53,20 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
 
 
 class CaseNotFound(Http404):
-    """Raised for a missing case and for a case the user may not see: the two must look the same."""
+    """Raised for a missing case and for a case the user may not see: the two must look the same.
+    ``case_id``: the case that was asked for, for the audit log only (never in the answer)."""
 
-    def __init__(self) -> None:
+    def __init__(self, case_id: int | None = None) -> None:
         super().__init__("No such case.")
+        self.case_id = case_id
+
+
+class RoleDenied(PermissionDenied):
+    """A member whose role lacks the capability (403); ``case_id`` as for CaseNotFound."""
+
+    def __init__(self, message: str, case_id: int) -> None:
+        super().__init__(message)
+        self.case_id = case_id
 
 
 @dataclass(frozen=True)
@@ -77,15 +87,15 @@ def authorize(user: User, case: Case | int, capability: Capability = Capability.
     Raises CaseNotFound (404) when the user is not a member (or the case does not exist), PermissionDenied
     (403) when a member's role lacks the capability.
     """
-    if not user.is_authenticated or not user.is_active:
-        raise CaseNotFound
     case_id = case.pk if isinstance(case, Case) else case
+    if not user.is_authenticated or not user.is_active:
+        raise CaseNotFound(case_id)
     membership = Membership.objects.select_related("case").filter(case_id=case_id, user_id=user.pk).first()
     if membership is None:
-        raise CaseNotFound
+        raise CaseNotFound(case_id)
     access = CaseAccess(case=membership.case, role=membership.role)
     if not access.allows(capability):
-        raise PermissionDenied(f"Your role ({membership.role}) does not allow this.")
+        raise RoleDenied(f"Your role ({membership.role}) does not allow this.", case_id)
     return access
 
 
