@@ -94,6 +94,16 @@ def test_a_locked_case_keeps_its_evidence(case: Any, member_of: Any) -> None:
     assert editor.post(f"/cases/{c}/search/hits/{hit.pk}/verdict", {"verdict": "rejected"}).status_code == 200
 
 
+def test_operators_cannot_unlock_a_case_in_the_admin(case: Any, make_user: Any) -> None:
+    cases.set_locked(case=case, locked=True, actor=case.owner)
+    operator = client_for(make_user(is_staff=True, is_superuser=True))
+    page = operator.get("/admin/cases/case/").content.decode()
+    assert 'value="lock_as_evidence"' in page and 'value="unlock"' not in page
+    operator.post("/admin/cases/case/", {"action": "unlock", "_selected_action": [str(case.pk)]})
+    case.refresh_from_db()
+    assert case.locked
+
+
 def test_retention_skips_a_case_locked_meanwhile(case: Any) -> None:
     from webapp.footage import services as footage
 

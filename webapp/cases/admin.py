@@ -37,7 +37,8 @@ class CaseAdmin(admin.ModelAdmin[Case]):
     autocomplete_fields = ("owner",)
     readonly_fields = ("created_at", "updated_at")
     inlines = (MembershipInline, ShareLinkInline)
-    actions = ("lock_as_evidence", "unlock")
+    # Operators may lock a case as evidence; unlocking is its owner's alone (on the case page, audited).
+    actions = ("lock_as_evidence",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
         return (
@@ -77,13 +78,6 @@ class CaseAdmin(admin.ModelAdmin[Case]):
         for case in cases:
             services.set_locked(case=case, locked=True, actor=request.user, request=request)  # type: ignore[arg-type]
         self.message_user(request, f"Locked {len(cases)} case(s).")
-
-    @admin.action(description="Unlock selected cases")
-    def unlock(self, request: HttpRequest, queryset: QuerySet[Case]) -> None:
-        cases = list(queryset.filter(locked=True))
-        for case in cases:
-            services.set_locked(case=case, locked=False, actor=request.user, request=request)  # type: ignore[arg-type]
-        self.message_user(request, f"Unlocked {len(cases)} case(s).")
 
 
 @admin.register(Membership)
