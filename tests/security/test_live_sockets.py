@@ -171,3 +171,19 @@ def test_websocket_origin_must_match_scheme_host_and_port(
         ws_open(live_server_url, case.pk, cookie, origin=origin.format(host=live_server_url[7:]))
     assert refused.value.response.status_code == 403
     hello(ws_open(live_server_url, case.pk, cookie))  # the page's own origin
+
+
+def test_origin_behind_a_tls_proxy_follows_its_scheme_header(settings: Any) -> None:
+    """nginx ends TLS and says so in X-Forwarded-Proto (prod settings): the page's origin is https."""
+    from webapp.ws_origin import allowed_origin
+
+    settings.ALLOWED_HOSTS = ["sightline.example"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.CSRF_TRUSTED_ORIGINS = ["https://other.example"]
+    behind = {"host": "sightline.example", "x-forwarded-proto": "https"}
+    assert allowed_origin({**behind, "origin": "https://sightline.example"}, "ws")
+    assert allowed_origin({**behind, "origin": "https://sightline.example:443"}, "ws")
+    assert allowed_origin({**behind, "origin": "https://other.example"}, "ws")
+    assert not allowed_origin({**behind, "origin": "http://sightline.example"}, "ws")
+    assert not allowed_origin({**behind, "origin": "https://sightline.example:8443"}, "ws")
+    assert not allowed_origin({"host": "evil.example", "origin": "https://evil.example"}, "wss")
