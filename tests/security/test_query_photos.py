@@ -33,6 +33,7 @@ def turned_jpeg() -> bytes:
 def test_exif_orientation_is_applied_once_at_intake(tmp_path: Any) -> None:
     checked = check_photo(turned_jpeg())
     assert (checked.width, checked.height) == (112, 258)  # the size the browser shows
+    assert checked.turned and not check_photo(checked.data).turned  # turned once, stored upright
     stored = tmp_path / "photo.jpg"
     stored.write_bytes(checked.data)
     with Image.open(stored) as image:

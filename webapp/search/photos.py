@@ -37,6 +37,7 @@ class CheckedPhoto:
     width: int
     height: int
     format: str
+    turned: bool = False  # stored upright as its EXIF orientation said (data re-encoded)
 
 
 def max_bytes() -> int:
@@ -52,6 +53,7 @@ def check_photo(data: bytes) -> CheckedPhoto:
     if not data:
         raise PhotoError("The file is empty. Choose a photo (JPEG or PNG) of the person.")
     sha256 = hashlib.sha256(data).hexdigest()
+    turned = False
     if len(data) > max_bytes():
         raise PhotoError(
             f"The photo is {len(data) / 1e6:.1f} MB; the limit is {max_bytes() / 1e6:.0f} MB. "
@@ -71,6 +73,7 @@ def check_photo(data: bytes) -> CheckedPhoto:
                 upright = _upright(image, fmt)
                 if upright is not None:
                     data, (width, height) = upright
+                    turned = True
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PhotoError(_too_big(_claimed_pixels(exc))) from exc
     except UnidentifiedImageError as exc:
@@ -79,7 +82,7 @@ def check_photo(data: bytes) -> CheckedPhoto:
         raise PhotoError("The photo could not be read (it may be truncated or damaged).") from exc
     if width < 16 or height < 16:
         raise PhotoError(f"The photo is only {width}x{height} pixels: too small to describe a person.")
-    return CheckedPhoto(data=data, sha256=sha256, width=width, height=height, format=fmt)
+    return CheckedPhoto(data=data, sha256=sha256, width=width, height=height, format=fmt, turned=turned)
 
 
 # EXIF orientations other than 1 ("as stored") turn or mirror the picture.

@@ -80,7 +80,12 @@ def start_search(
                 "top_k": default_top_k(),
                 "confirmed": [],
                 "rejected": [],
-                "photo": {"width": checked.width, "height": checked.height, "format": checked.format},
+                "photo": {
+                    "width": checked.width,
+                    "height": checked.height,
+                    "format": checked.format,
+                    "turned": checked.turned,
+                },
             },
         )
         query.photo.save(f"{checked.sha256}.jpg", ContentFile(checked.data), save=False)
