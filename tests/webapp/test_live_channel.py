@@ -39,7 +39,8 @@ def test_idle_case_socket_stays_open_and_still_receives(case: Any, tmp_path: Pat
         sock.ws.ping().wait(timeout=5)  # the connection itself is alive, not only unread
 
         event = {"job": 1, "case": case.pk, "kind": "ingest", "status": "running", "progress": 0.5}
-        async_to_sync(get_channel_layer().group_send)(case_group(case.pk), {"type": EVENT_TYPE, "event": event})
+        send = async_to_sync(get_channel_layer().group_send)
+        send(case_group(case.pk), {"type": EVENT_TYPE, "event": event})
         message = sock.receive(timeout=10)
         assert message == {"type": "job", **event}
     finally:
