@@ -105,7 +105,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
-    os.environ.setdefault("REID_MODELS_DIRS", str(SHARED / "models"))
+    os.environ.setdefault("REID_MODELS_DIRS", f"{SHARED / 'models'}{os.pathsep}{SHARED / 'models' / 'omz'}")
 
     from reid_core.eval.xcam import crop_reid, evaluate_xcam, load_cameras
     from reid_core.pipeline import Engine

@@ -78,8 +78,8 @@ def add_synthetic_footage(case: Any, pets: Any, hours: float, seed: int = 0) -> 
     from django.db import transaction
 
     from reid_core.pipeline import add_to_index
+    from webapp.footage.index_store import VECTORS_SUBDIR, index_dir, load_case_index
     from webapp.footage.models import Snapshot, Track, Video, VideoStatus
-    from webapp.footage.services import VECTORS_SUBDIR, index_dir, load_case_index
 
     ingest = pets.ingest
     copies = max(0, round(hours * 3600 / ingest.duration_s) - 1)
@@ -197,7 +197,7 @@ def drop_to_first_result(
 
 def search_step(case_id: int, photos: list[Path], cached: bool, engine: Any) -> list[float]:
     from reid_core.video import read_image
-    from webapp.footage.services import load_case_index
+    from webapp.footage.index_store import load_case_index
     from webapp.search import case_index
 
     times = []
@@ -524,7 +524,7 @@ def cli_bench(hours: float, repeat: int) -> int:
 
 
 def search_pets_index_dir(case_id: int) -> Path:
-    from webapp.footage.services import index_dir
+    from webapp.footage.index_store import index_dir
 
     return index_dir(case_id)
 

@@ -19,8 +19,8 @@ from reid_core.index import VectorIndex, VectorKey
 from webapp.audit.models import AuditEvent
 from webapp.cases import services
 from webapp.cases.models import Case, Membership, ShareLink
+from webapp.footage.index_store import index_dir
 from webapp.footage.models import Snapshot, Track, Video
-from webapp.footage.services import index_dir
 from webapp.jobs import services as jobs
 from webapp.jobs.models import Job, JobKind
 from webapp.search import services as search

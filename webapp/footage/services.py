@@ -25,7 +25,6 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from reid_core.catalog import FILENAME as CATALOG_FILE
 from reid_core.catalog import Catalog
 from reid_core.index import VectorIndex
 from webapp.audit import services as audit
@@ -33,6 +32,7 @@ from webapp.cases.models import Case
 from webapp.cases.services import ensure_unlocked
 from webapp.engine import get_engine
 from webapp.footage import media
+from webapp.footage.index_store import VECTORS_SUBDIR, bring_up_to_date, index_dir, load_case_index
 from webapp.footage.job_hooks import CANCELLED_MESSAGE
 from webapp.footage.models import (
     RecordingStartSource,
@@ -50,7 +50,6 @@ from webapp.jobs.models import Job, JobKind, JobStatus
 
 logger = logging.getLogger(__name__)
 
-VECTORS_SUBDIR = "vectors"
 
 
 class FootageError(Exception):
@@ -321,6 +320,9 @@ def ingest_work(job: Job, reporter: jobs.Reporter) -> None:
         if not info.browser_playable:
             video.rendition.name = f"{video_dir(video)}/rendition.mp4"
             video.save(update_fields=["rendition"])
+        # The case's index was made with another embedder (an upgrade changed the model): re-embed it
+        # first, so this video's vectors join vectors they can be compared with.
+        bring_up_to_date(case_id=video.case_id, reporter=reporter)
         reporter.stage("index", total=len(result.snapshots))
         store_ingest(video=video, result=result, models=get_engine().models_info())
         reporter.progress(done=len(result.snapshots), total=len(result.snapshots))
@@ -473,18 +475,6 @@ def _box(box: Any) -> list[float]:
     return [round(float(v), 1) for v in box]
 
 
-def index_dir(case_id: int) -> Path:
-    """The case's index: catalog.json (tracks, models) and vectors/ (reid_core VectorIndex), the layout
-    `reid index --out` writes, so `reid search --index <this folder>` works on a case too."""
-    return Path(settings.MEDIA_ROOT) / "cases" / str(case_id) / "index"
-
-
-def load_case_index(case_id: int) -> tuple[VectorIndex, Catalog] | None:
-    """The case's vectors and catalog, or None while nothing was indexed in the case."""
-    directory = index_dir(case_id)
-    if not (directory / CATALOG_FILE).exists():
-        return None
-    return VectorIndex.load(directory / VECTORS_SUBDIR), Catalog.load(directory)
 
 
 def _change_case_index(

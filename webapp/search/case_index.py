@@ -25,8 +25,8 @@ from reid_core.catalog import Catalog, SnapshotInfo, VideoRecord
 from reid_core.index import VectorIndex
 from reid_core.types import Track as EngineTrack
 from reid_core.types import TrackFrame
+from webapp.footage.index_store import VECTORS_SUBDIR, index_dir
 from webapp.footage.models import Snapshot, Track, Video, VideoStatus
-from webapp.footage.services import VECTORS_SUBDIR, index_dir
 
 EMPTY_CASE_MESSAGE = (
     "This case has no analysed footage yet, so there is nothing to search. "

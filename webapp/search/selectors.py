@@ -17,12 +17,16 @@ from webapp.search import scores
 from webapp.search.models import Hit, Query
 
 APPEARANCE_ONLY_LABEL = (
-    "Appearance-only model pack (the default): it compares clothing colour and shape, it is not trained "
-    "person re-identification, and its similarity words are not calibrated. Check every result by eye."
+    "Appearance-only model pack: it compares clothing colour and shape, it is not trained person "
+    "re-identification, and it never says two people are the same. Check every result by eye."
 )
 REID_LABEL = (
-    "Person re-identification model pack. Similarity says how alike people look, not that they are the "
-    "same person: check each result by eye."
+    "Trained person re-identification ({embedder}). \"Likely the same person\" is said only where 9 in 10 "
+    "such scores were the same person on labelled footage; check each result by eye."
+)
+REID_UNCALIBRATED_LABEL = (
+    "Person re-identification plug-in ({embedder}) without calibrated words: similarity says how alike "
+    "people look, not that they are the same person. Check each result by eye."
 )
 
 
@@ -104,12 +108,14 @@ def query_state(query: Query, job: Job | None) -> str:
 def models_json(params: dict[str, Any]) -> dict[str, Any]:
     models = dict(params.get("models") or {})
     appearance_only = bool(models.get("appearance_only", False))
-    return {
-        **models,
-        "appearance_only": appearance_only,
-        "label": APPEARANCE_ONLY_LABEL if appearance_only else REID_LABEL,
-        "bands": scores.bands_for(appearance_only).__dict__,
-    }
+    bands = scores.bands_for(models)
+    if appearance_only:
+        label = APPEARANCE_ONLY_LABEL
+    else:
+        label = (REID_LABEL if bands.calibrated else REID_UNCALIBRATED_LABEL).format(
+            embedder=models.get("embedder", "unknown model")
+        )
+    return {**models, "appearance_only": appearance_only, "label": label, "bands": bands.__dict__}
 
 
 def video_json(video: Video) -> dict[str, Any]:
@@ -139,14 +145,15 @@ def wall_clock(video: Video, t: float) -> str | None:
     return (video.recording_started_at + timedelta(seconds=t)).isoformat()
 
 
-def hit_json(hit: Hit, appearance_only: bool) -> dict[str, Any]:
+def hit_json(hit: Hit, models: dict[str, Any]) -> dict[str, Any]:
+    """One result; models: the query's models_json (the words depend on the embedder)."""
     track = hit.track
     video = track.video
     case_id = video.case_id
     return {
         "id": hit.pk,
         "rank": hit.rank,
-        **scores.describe(hit.score, appearance_only),
+        **scores.describe(hit.score, models),
         "video": video.pk,
         "track": track.track_id,
         "start_s": round(hit.start_s, 3),
@@ -178,7 +185,7 @@ def results_for(query: Query) -> dict[str, Any]:
         "query": query_json(query, job),
         "models": models,
         "videos": {str(v.pk): video_json(v) for v in videos.values()},
-        "hits": [hit_json(h, models["appearance_only"]) for h in hits],
+        "hits": [hit_json(h, models) for h in hits],
     }
 
 

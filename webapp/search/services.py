@@ -21,6 +21,7 @@ from django.utils import timezone
 from webapp.audit import services as audit
 from webapp.cases.models import Case
 from webapp.cases.services import EvidenceLocked, ensure_unlocked
+from webapp.footage import index_store
 from webapp.footage.models import Track, Video
 from webapp.jobs import services as jobs
 from webapp.jobs.models import Job, JobKind, JobStatus
@@ -301,16 +302,14 @@ def search_work(job: Job, reporter: jobs.Reporter) -> None:
         box = [round(float(v), 1) for v in chosen]
         _save_params(query, candidates=candidates, models=models, box=box)
 
+    # An index made with another embedder (an upgrade changed the model) is re-embedded first, with
+    # progress: its vectors cannot be compared with this photo's.
+    index_store.bring_up_to_date(case_id=query.case_id, reporter=reporter)
     reporter.stage("search")
     try:
         index, catalog = case_index.load(query.case_id)
     except case_index.EmptyCaseError as exc:
         raise jobs.JobError(str(exc)) from None
-    if index.dim != engine.embedder.dim:
-        raise jobs.JobError(
-            f"The case's index holds {index.dim}-dimensional vectors but the loaded models make "
-            f"{engine.embedder.dim}-dimensional ones: re-analyse the footage with the current models."
-        )
     moments = engine.search(
         index,
         catalog,

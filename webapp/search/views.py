@@ -146,7 +146,7 @@ def verdict(request: HttpRequest, case_id: int, hit_id: int) -> JsonResponse:
     except EvidenceLocked as exc:
         return _error(str(exc), 409)
     models = selectors.models_json(hit.query.params)
-    return JsonResponse({"hit": selectors.hit_json(hit, models["appearance_only"])})
+    return JsonResponse({"hit": selectors.hit_json(hit, models)})
 
 
 @require_GET

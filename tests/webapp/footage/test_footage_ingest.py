@@ -17,7 +17,7 @@ import pytest
 from django.conf import settings
 
 from webapp.cases.models import Case
-from webapp.footage import services
+from webapp.footage import index_store, services
 from webapp.footage.models import Snapshot, Track, Video, VideoStatus
 from webapp.jobs import services as jobs
 from webapp.jobs.models import Job, JobStatus
@@ -84,7 +84,7 @@ def test_killed_worker_job_restarts_cleanly_without_duplicates(
     snapshots = Snapshot.objects.filter(track__video=video)
     assert tracks.count() > 3
     assert snapshots.count() >= tracks.count()
-    index, catalog = services.load_case_index(case.pk)
+    index, catalog = index_store.load_case_index(case.pk)
     assert index.videos() == {str(video.pk)} and set(catalog.videos) == {str(video.pk)}
     assert len(catalog.videos[str(video.pk)].tracks) == tracks.count()
     assert len(index) == snapshots.count()  # every vector once: the killed attempt's work was removed
@@ -98,7 +98,7 @@ def test_killed_worker_job_restarts_cleanly_without_duplicates(
     assert not folder.exists()
     assert not Track.objects.filter(video_id=video.pk).exists()
     assert not Job.objects.filter(video_id=video.pk).exists()
-    index, catalog = services.load_case_index(case.pk)
+    index, catalog = index_store.load_case_index(case.pk)
     assert len(index) == 0 and not catalog.videos
 
 

@@ -186,7 +186,7 @@ def test_web_search_ranks_like_the_reid_cli(
     import subprocess
     import sys
 
-    from webapp.footage.services import index_dir
+    from webapp.footage.index_store import index_dir
 
     query, job = run(pets_video.case, photos["person"])
     assert job.status == JobStatus.DONE, job.error
