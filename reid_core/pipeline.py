@@ -27,7 +27,7 @@ from reid_core.search import (
     score_tracks,
     track_vectors,
 )
-from reid_core.snapshot import Candidate, SnapshotPool, SnapshotSettings
+from reid_core.snapshot import Candidate, Segment, SnapshotPool, SnapshotSettings
 from reid_core.track import Tracker, TrackerSettings, interpolate
 from reid_core.types import (
     Box,
@@ -53,6 +53,7 @@ from reid_core.video import ImagesMode, iter_frames, prefetch, probe
 ProgressFn = Callable[[Progress], None]
 _NO_PIXELS: Image = np.zeros((0, 0, 3), dtype=np.uint8)
 StopFn = Callable[[], bool]
+EMBED_BATCH = 32  # crops of ended tracks embedded together
 
 
 @dataclass(frozen=True)
@@ -203,28 +204,41 @@ class Engine:
         frames = prefetch(iter_frames(path, rate, times, images))  # decoding overlaps detection
         total = info.frame_count
 
-        def finish(done: list[Track]) -> None:
-            """Embed the chosen snapshots of each piece of each ended track (one batch per track)."""
+        # Ended tracks wait here until EMBED_BATCH crops are pending: one network call for several tracks
+        # (batched inference costs far less a crop than one small call per track). Order is kept, so the
+        # pieces come out exactly as if each track were embedded at once.
+        pending: list[tuple[Track, list[Segment]]] = []
+        pending_crops = 0
+
+        def finish(done: list[Track], *, flush: bool = False) -> None:
+            """Queue the chosen snapshots of each piece of each ended track; embed when enough wait."""
+            nonlocal pending_crops
             for track in done:
                 segments = [seg for seg in pool.take(track.track_id) if seg.chosen]
-                crops = [c.image for seg in segments for c in seg.chosen]
-                if not crops:
-                    continue
-                vecs = self.embedder.embed(crops)
+                if segments:
+                    pending.append((track, segments))
+                    pending_crops += sum(len(seg.chosen) for seg in segments)
+            if pending and (flush or pending_crops >= EMBED_BATCH):
+                vecs = self.embedder.embed(
+                    [c.image for _, segs in pending for seg in segs for c in seg.chosen]
+                )
                 n = 0
-                for i, seg in enumerate(segments):
-                    end = segments[i + 1].first_frame if i + 1 < len(segments) else None
-                    part = [
-                        f
-                        for f in track.frames
-                        if f.frame >= seg.first_frame and (end is None or f.frame < end)
-                    ]
-                    k = len(seg.chosen)
-                    # The crops are not needed any more: keep only where each snapshot came from.
-                    chosen = [Candidate(c.frame, c.t, c.box, c.quality, _NO_PIXELS) for c in seg.chosen]
-                    pieces.append(Piece(track.track_id, part, np.asarray(vecs[n : n + k])))
-                    piece_snaps.append(chosen)
-                    n += k
+                for track, segments in pending:
+                    for i, seg in enumerate(segments):
+                        end = segments[i + 1].first_frame if i + 1 < len(segments) else None
+                        part = [
+                            f
+                            for f in track.frames
+                            if f.frame >= seg.first_frame and (end is None or f.frame < end)
+                        ]
+                        k = len(seg.chosen)
+                        # The crops are not needed any more: keep only where each snapshot came from.
+                        chosen = [Candidate(c.frame, c.t, c.box, c.quality, _NO_PIXELS) for c in seg.chosen]
+                        pieces.append(Piece(track.track_id, part, np.asarray(vecs[n : n + k])))
+                        piece_snaps.append(chosen)
+                        n += k
+                pending.clear()
+                pending_crops = 0
             clock.lap("embed")
 
         try:
@@ -269,8 +283,7 @@ class Engine:
                     progress(Progress("analyse", done, total, fps, eta))
         finally:
             frames.close()  # stops the decoding thread, also on errors and cancellation
-        if tracker is not None:
-            finish(tracker.close())
+        finish(tracker.close() if tracker is not None else [], flush=True)
         if not times:
             raise EmptyFootageError(f"{path}: no frame could be decoded")
         if tracker is None:
