@@ -331,7 +331,12 @@ class SearchPanel {
   renderSummary(doc) {
     const q = doc.query;
     const wrap = el("div", { className: "search-summary" });
-    wrap.append(el("img", { className: "query-photo", src: q.photo_url, alt: "The query photo" }));
+    const photos = el("div", { className: "query-photos", id: "search-photos" },
+      el("img", { className: "query-photo", src: q.photo_url, alt: "The query photo" }));
+    (q.more_photo_urls || []).forEach((url, n) => {
+      photos.append(el("img", { className: "query-photo more", src: url, alt: `Photo ${n + 2} of the same person` }));
+    });
+    wrap.append(photos);
     const side = el("div", { className: "summary-side" });
     if (doc.models.label) {
       side.append(el("p", { className: doc.models.appearance_only ? "pack appearance-only" : "pack", id: "search-pack" }, doc.models.label));
@@ -352,6 +357,17 @@ class SearchPanel {
         el("button", { type: "button", id: "search-refine", disabled: !(counts.confirmed || counts.rejected), onclick: () => this.refine() },
           "Refine with my feedback"),
         el("button", { type: "button", id: "search-rerun", onclick: () => this.rerun() }, "Run again"),
+      );
+      // Front and back, or another camera: more photos of the same person make one better query.
+      const more = el("input", { type: "file", id: "search-more-file", accept: "image/*", hidden: true });
+      more.addEventListener("change", () => {
+        if (more.files?.length) this.addPhoto(more.files[0]);
+      });
+      actions.append(
+        el("label", { className: "button", htmlFor: "search-more-file", id: "search-add-photo",
+          title: "Another photo of the same person (front and back, another camera): all are searched as one" },
+        "Add a photo of the same person"),
+        more,
       );
     }
     if (this.canExport) {
@@ -568,6 +584,17 @@ class SearchPanel {
       this.accept(await post(this.doc.query.urls.refine));
     } catch (error) {
       this.say(error.message, "error");
+    }
+  }
+
+  async addPhoto(file) {
+    const form = new FormData();
+    form.append("photo", file);
+    try {
+      this.accept(await post(this.doc.query.urls.add_photo, form));
+      this.say("Searching with all photos of this person…", "info");
+    } catch (error) {
+      this.say(`${file.name}: ${error.message}`, "error");
     }
   }
 

@@ -127,4 +127,16 @@ def test_newcomer_finds_a_person_with_the_shipped_trained_models(
     for hit in doc["hits"]:
         key = scores.band(hit["score"], bands)
         assert hit["band"] == key and hit["words"] == scores.LABELS[key]
+
+    # A second photo of the same person, from a later moment, joins the search from the results.
+    later = max(f for f in gt if abs(f - query.frame) > 100)
+    second = search_pets.save_crop(search_pets.frame_image(later), gt[later], tmp_path / "later.jpg")
+    page.set_input_files("#search-more-file", str(second))
+    page.wait_for_function(
+        "() => { const d = window.sightline.search.doc; return d && d.query.more_photo_urls.length === 1"
+        " && document.getElementById('search-panel').dataset.state === 'results'; }",
+        timeout=120_000,
+    )
+    assert page.locator("#search-photos img").count() == 2
+    page.screenshot(path=str(artifacts_dir / "newcomer-two-photos.png"), full_page=True)
     context.close()

@@ -21,7 +21,7 @@ APPEARANCE_ONLY_LABEL = (
     "re-identification, and it never says two people are the same. Check every result by eye."
 )
 REID_LABEL = (
-    "Trained person re-identification ({embedder}). \"Likely the same person\" is said only where 9 in 10 "
+    'Trained person re-identification ({embedder}). "Likely the same person" is said only where 9 in 10 '
     "such scores were the same person on labelled footage; check each result by eye."
 )
 REID_UNCALIBRATED_LABEL = (
@@ -202,6 +202,11 @@ def query_json(query: Query, job: Job | None = None) -> dict[str, Any]:
         "created_by": query.created_by.get_username() if query.created_by else None,
         "last_run_at": query.last_run_at.isoformat() if query.last_run_at else None,
         "photo_url": reverse("search:photo", args=[case_id, query.pk]),
+        # Further photos of the same person, fused with the first into one query.
+        "more_photo_urls": [
+            reverse("search:extra-photo", args=[case_id, query.pk, n])
+            for n in range(len(params.get("more_photos", [])))
+        ],
         "photo_sha256": query.photo_sha256,
         "photo": params.get("photo"),
         "box": params.get("box"),
@@ -214,6 +219,7 @@ def query_json(query: Query, job: Job | None = None) -> dict[str, Any]:
             "results": reverse("search:query", args=[case_id, query.pk]),
             "choose": reverse("search:choose", args=[case_id, query.pk]),
             "rerun": reverse("search:rerun", args=[case_id, query.pk]),
+            "add_photo": reverse("search:add-photo", args=[case_id, query.pk]),
             "refine": reverse("search:refine", args=[case_id, query.pk]),
             "report": reverse("search:report", args=[case_id, query.pk]),
             "csv": reverse("search:export", args=[case_id, query.pk, "csv"]),

@@ -181,6 +181,52 @@ def rerun_query(*, query: Query, user: Any, request: Any = None) -> Job:
         return queue_search(query=query, user=user)
 
 
+MAX_PHOTOS = 4  # photos of one person in one search: the first and up to three more
+
+
+def add_photo(*, query: Query, user: Any, photo: bytes, request: Any = None) -> Job:
+    """Another photo of the same person (front and back, another camera): stored beside the query's photo,
+    fused with it into one query, and the search run again. Nothing is stored on refusal."""
+    try:
+        checked = check_photo(photo)
+    except PhotoError as exc:
+        raise SearchError(str(exc)) from exc
+    more = list(query.params.get("more_photos", []))
+    if 1 + len(more) >= MAX_PHOTOS:
+        raise SearchError(f"A search takes at most {MAX_PHOTOS} photos of one person.")
+    if checked.sha256 == query.photo_sha256 or any(p["sha256"] == checked.sha256 for p in more):
+        raise SearchError("This photo is already part of the search.")
+    ensure_unlocked(query.case_id)  # the query's stored hits would be replaced
+    ensure_searchable(query.case_id)
+    name = f"cases/{query.case_id}/queries/{checked.sha256}.jpg"
+    with transaction.atomic():
+        if not query.photo.storage.exists(name):
+            query.photo.storage.save(name, ContentFile(checked.data))
+        more.append(
+            {"sha256": checked.sha256, "width": checked.width, "height": checked.height, "file": name}
+        )
+        _save_params(query, more_photos=more)
+        audit.record(
+            action="search.photo.add",
+            actor=user,
+            case=query.case,
+            target=query,
+            request=request,
+            details={"photo_sha256": checked.sha256, "photos": 1 + len(more)},
+        )
+        return queue_search(query=query, user=user)
+
+
+def extra_photo_path(query: Query, n: int) -> Any:
+    """The file of the query's n-th added photo (0-based), or None."""
+    from pathlib import Path
+
+    more = query.params.get("more_photos", [])
+    if not 0 <= n < len(more):
+        return None
+    return Path(query.photo.storage.path(more[n]["file"]))
+
+
 # --- feedback ----------------------------------------------------------------------------------------------
 
 
@@ -310,10 +356,22 @@ def search_work(job: Job, reporter: jobs.Reporter) -> None:
         index, catalog = case_index.load(query.case_id)
     except case_index.EmptyCaseError as exc:
         raise jobs.JobError(str(exc)) from None
+    more_photos = []
+    for n in range(len(query.params.get("more_photos", []))):
+        path = extra_photo_path(query, n)
+        if path is None or not path.is_file():
+            raise jobs.JobError(f"Added photo {n + 2} of this search is missing from the media store.")
+        try:
+            more_photos.append((read_image(path), engine.choose_query_box(read_image(path))[0]))
+        except NoPersonError:
+            raise jobs.JobError(
+                f"No person was found in added photo {n + 2}. Use a photo showing the whole person."
+            ) from None
     moments = engine.search(
         index,
         catalog,
         image,
+        more_photos=more_photos,
         box=tuple(box),
         top_k=int(query.params.get("top_k") or default_top_k()),
         confirmed=[(str(v), int(t)) for v, t in query.params.get("confirmed", [])],

@@ -10,6 +10,12 @@ urlpatterns = [
     path("cases/<int:case_id>/search/queries/<int:query_id>/choose", views.choose, name="choose"),
     path("cases/<int:case_id>/search/queries/<int:query_id>/rerun", views.rerun, name="rerun"),
     path("cases/<int:case_id>/search/queries/<int:query_id>/refine", views.refine, name="refine"),
+    path("cases/<int:case_id>/search/queries/<int:query_id>/photos", views.add_photo, name="add-photo"),
+    path(
+        "cases/<int:case_id>/search/queries/<int:query_id>/photos/<int:n>",
+        views.extra_photo,
+        name="extra-photo",
+    ),
     path("cases/<int:case_id>/search/queries/<int:query_id>/report", views.report, name="report"),
     path("cases/<int:case_id>/search/queries/<int:query_id>/hits.<str:fmt>", views.export, name="export"),
     path("cases/<int:case_id>/search/hits/<int:hit_id>/verdict", views.verdict, name="verdict"),

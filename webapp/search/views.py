@@ -122,6 +122,35 @@ def rerun(request: HttpRequest, case_id: int, query_id: int) -> JsonResponse:
 
 
 @require_POST
+def add_photo(request: HttpRequest, case_id: int, query_id: int) -> JsonResponse:
+    """POST (multipart "photo"): another photo of the same person, fused with the query's."""
+    query = selectors.query_for(
+        user=request.user, case_id=case_id, query_id=query_id, capability=Capability.SEARCH
+    )
+    upload = request.FILES.get("photo")
+    if upload is None:
+        return _error("Choose another photo of the same person.", 400)
+    if upload.size is not None and upload.size > photos.max_bytes():
+        return _error(f"The photo is larger than {photos.max_bytes() / 1e6:.0f} MB.", 413)
+    try:
+        job = services.add_photo(query=query, user=request.user, photo=upload.read(), request=request)
+    except services.SearchError as exc:
+        return _error(str(exc))
+    except EvidenceLocked as exc:
+        return _error(str(exc), 409)
+    return _started(query, job)
+
+
+@require_GET
+def extra_photo(request: HttpRequest, case_id: int, query_id: int, n: int) -> HttpResponseBase:
+    query = selectors.query_for(user=request.user, case_id=case_id, query_id=query_id)
+    path = services.extra_photo_path(query, n)
+    if path is None or not path.is_file():
+        return HttpResponse(status=404)
+    return FileResponse(open(path, "rb"))
+
+
+@require_POST
 def refine(request: HttpRequest, case_id: int, query_id: int) -> JsonResponse:
     query = selectors.query_for(
         user=request.user, case_id=case_id, query_id=query_id, capability=Capability.SEARCH

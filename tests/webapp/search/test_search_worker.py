@@ -227,3 +227,45 @@ def test_rerun_keeps_verdicts_of_tracks_found_again(
     again = query.hits.get(track=top.track)
     assert again.pk != top.pk and again.verdict == Verdict.CONFIRMED and again.verdict_by == case.owner
     assert Job.objects.filter(query=query).count() == 2
+
+
+def test_a_second_photo_of_the_person_joins_the_search(
+    pets_video: Any, photos: dict[str, Path], live_stack: Any, tmp_path: Path
+) -> None:
+    """Another photo of the same person (a later moment of the clip) is stored, fused with the first, and the
+    search runs again with both; a photo showing nobody fails the run with a message naming it; more than
+    four photos and the same photo twice are refused before anything is stored."""
+    from django.test import Client
+
+    from webapp.audit.models import AuditEvent
+
+    case = pets_video.case
+    query, job = run(case, photos["person"])
+    assert job.status == JobStatus.DONE, job.error
+    target = search_pets.largest_query()
+    gt = search_pets.gt_boxes(target.gt_id)
+    later = max(f for f in gt if abs(f - target.frame) > 100)
+    second = search_pets.save_crop(search_pets.frame_image(later), gt[later], tmp_path / "later.jpg")
+
+    job = wait_job(services.add_photo(query=query, user=case.owner, photo=second.read_bytes()))
+    assert job.status == JobStatus.DONE, job.error
+    query.refresh_from_db()
+    assert len(query.params["more_photos"]) == 1 and query.params["outcome"] == "results"
+    hits = list(Hit.objects.filter(query=query).select_related("track").order_by("rank"))
+    assert search_pets.track_matches(hits[0].track.boxes, gt) >= 0.5
+    assert AuditEvent.objects.filter(action="search.photo.add", case=case).count() == 1
+    client = Client()
+    client.force_login(case.owner)
+    doc = client.get(f"/cases/{case.pk}/search/queries/{query.pk}/").json()
+    assert len(doc["query"]["more_photo_urls"]) == 1
+    assert client.get(doc["query"]["more_photo_urls"][0]).status_code == 200
+
+    with pytest.raises(services.SearchError, match="already part"):
+        services.add_photo(query=query, user=case.owner, photo=second.read_bytes())
+    job = wait_job(services.add_photo(query=query, user=case.owner, photo=photos["empty"].read_bytes()))
+    assert job.status == JobStatus.FAILED and "added photo 3" in job.error
+    query.refresh_from_db()
+    assert len(query.params["more_photos"]) == 2
+    with pytest.raises(services.SearchError, match="at most 4"):
+        for name in ("scene", "person"):
+            services.add_photo(query=query, user=case.owner, photo=photos[name].read_bytes())

@@ -15,7 +15,7 @@ register = template.Library()
 
 MODEL_WORDS = {
     "trained": "trained person re-identification",
-    "appearance": "appearance similarity only (clothing colour and shape; never \"the same person\")",
+    "appearance": 'appearance similarity only (clothing colour and shape; never "the same person")',
 }
 
 
