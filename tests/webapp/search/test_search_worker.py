@@ -131,7 +131,7 @@ def test_results_document_and_exports(pets_video: Any, photos: dict[str, Path], 
     top = doc["hits"][0]
     assert top["rank"] == 1 and top["verdict"] == "confirmed"
     assert top["words"] in {
-        "Looks very similar",
+        "Likely the same person",
         "Looks similar",
         "Looks somewhat similar",
         "Looks different",
