@@ -151,6 +151,8 @@ TABLE: dict[str, list[Row]] = {
     "search:choose": [Row("post", C.SEARCH, 422, kwargs=query)],
     "search:rerun": [Row("post", C.SEARCH, 422, kwargs=query)],
     "search:refine": [Row("post", C.SEARCH, 422, kwargs=query)],
+    "search:add-photo": [Row("post", C.SEARCH, 400, kwargs=query)],  # 400: no photo given
+    "search:extra-photo": [Row("get", C.VIEW, 200, kwargs=lambda w: {**query(w), "n": 0})],
     "search:report": [Row("get", C.EXPORT, 200, kwargs=query)],
     "search:export": [
         Row("get", C.EXPORT, 200, kwargs=lambda w: {**query(w), "fmt": "csv"}),
@@ -234,6 +236,8 @@ def world(case: Any, make_user: Any, tiny_video: Path) -> dict[str, Any]:
     snapshot.crop.save("c.jpg", ContentFile(jpeg()))
     q = Query(case=case, created_by=case.owner, photo_sha256="ab" * 32, params={"box": None})
     q.photo.save("p.jpg", ContentFile(jpeg()), save=False)
+    # A second photo of the same person: the query's own file stands for it (the table is about access).
+    q.params["more_photos"] = [{"sha256": "cd" * 32, "width": 8, "height": 8, "file": q.photo.name}]
     q.save()
     h = Hit.objects.create(query=q, track=track, score=0.8, rank=1, start_s=0.2, end_s=1.5)
     # A finished export job and its clip file (the tiny video stands for the cut: the table is about access).

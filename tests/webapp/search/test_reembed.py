@@ -62,7 +62,9 @@ def test_a_stale_index_is_re_embedded_before_it_is_used(case: Any, pets: search_
     index, catalog = index_store.load_case_index(case.pk)
     assert catalog.models == get_engine().models_info() and catalog.models["embedder"] == "omz_reid_0277"
     assert index.dim == 256 and len(index) == len(keys)
-    # The same crops, embedded again by the same model: the vectors the ingest made.
-    assert np.allclose(np.asarray(index.vectors(keys)), current, atol=1e-4)
+    # The same crops, embedded again by the same model: the vectors the ingest made (to bfloat16's precision,
+    # which depends on how crops are batched: cosine >= 0.99 for every snapshot).
+    again = np.asarray(index.vectors(keys))
+    assert float(np.min(np.sum(again * current, axis=1))) >= 0.99
     # Up to date now: nothing more to do.
     assert not index_store.bring_up_to_date(case_id=case.pk, reporter=reporter)
