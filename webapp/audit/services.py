@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Model
 from django.http import HttpRequest
 from django.utils import timezone
 
+from webapp.audit.actions import AuditAction
 from webapp.audit.models import AuditEvent
-from webapp.cases.models import Case
+
+if TYPE_CHECKING:  # audit is the lowest app: every other app writes here, so it imports none of them
+    from webapp.cases.models import Case
 
 
 def client_address(request: HttpRequest | None) -> str | None:
@@ -24,7 +28,7 @@ def client_address(request: HttpRequest | None) -> str | None:
 
 def record(
     *,
-    action: str,
+    action: AuditAction,
     actor: AbstractBaseUser | AnonymousUser | None = None,
     case: Case | None = None,
     target: Model | None = None,
@@ -50,7 +54,6 @@ def record(
     )
 
 
-REFUSED = "access.refused"
 # One refusal entry per user (per client address when anonymous) and case in this window: an attacker
 # walking ids shows up without filling the log.
 REFUSAL_WINDOW_S = 60
@@ -67,12 +70,12 @@ def record_refusal(
     """Record that someone was refused a case's page, object or websocket (404 for outsiders, 403 for a
     role that lacks the capability), so the owner sees attempts on the case log. Refusals for cases that
     do not exist are not recorded: there is nobody to show them to."""
-    case = Case.objects.filter(pk=case_id).first()
+    case = apps.get_model("cases", "Case").objects.filter(pk=case_id).first()
     if case is None:
         return None
     signed_in = user is not None and user.is_authenticated
     recent = AuditEvent.objects.filter(
-        action=REFUSED,
+        action=AuditAction.ACCESS_REFUSED,
         case_id=case_id,
         created_at__gte=timezone.now() - timedelta(seconds=REFUSAL_WINDOW_S),
     )
@@ -84,7 +87,7 @@ def record_refusal(
     if recent.exists():
         return None
     return record(
-        action=REFUSED,
+        action=AuditAction.ACCESS_REFUSED,
         actor=user,
         case=case,
         address=address,

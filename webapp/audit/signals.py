@@ -10,17 +10,18 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from webapp.audit import services
+from webapp.audit.actions import AuditAction
 
 
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: HttpRequest, user: Any, **_: Any) -> None:
-    services.record(action="auth.login", actor=user, request=request)
+    services.record(action=AuditAction.LOGIN, actor=user, request=request)
 
 
 @receiver(user_logged_out)
 def _logged_out(sender: Any, request: HttpRequest, user: Any, **_: Any) -> None:
     if user is not None:
-        services.record(action="auth.logout", actor=user, request=request)
+        services.record(action=AuditAction.LOGOUT, actor=user, request=request)
 
 
 @receiver(user_login_failed)
@@ -29,11 +30,11 @@ def _login_failed(
 ) -> None:
     # The username tried is kept (it may not exist); the password never is.
     tried = str(credentials.get("username", ""))[:150]
-    services.record(action="auth.login_failed", actor_label=f"anonymous ({tried})", request=request)
+    services.record(action=AuditAction.LOGIN_FAILED, actor_label=f"anonymous ({tried})", request=request)
 
 
 @receiver(user_locked_out)
 def _locked_out(sender: Any, request: HttpRequest, username: str | None = None, **_: Any) -> None:
     services.record(
-        action="auth.locked_out", actor_label=f"anonymous ({str(username or '')[:120]})", request=request
+        action=AuditAction.LOCKED_OUT, actor_label=f"anonymous ({str(username or '')[:120]})", request=request
     )

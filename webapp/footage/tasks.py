@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task, shared_task, signals
+from django.conf import settings
 
-from webapp.footage import services
+from webapp.footage import retention, services
 from webapp.jobs import services as jobs
 
 
@@ -29,6 +30,14 @@ def sweep_stale_jobs() -> list[int]:
     requeued = services.requeue_stale_jobs()
     services.upload_store().expire()
     return requeued
+
+
+# Named as when retention lived in the cases app: beat schedules and queue routes name it so.
+@shared_task(name="webapp.cases.tasks.apply_retention")
+def apply_retention_task() -> int:
+    """Run by Celery beat daily when SIGHTLINE_RETENTION_DAYS is set (see settings.CELERY_BEAT_SCHEDULE)."""
+    days = int(settings.SIGHTLINE_RETENTION_DAYS)
+    return retention.apply_retention(days=days).videos if days > 0 else 0
 
 
 @signals.worker_ready.connect

@@ -16,9 +16,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from webapp.audit import services as audit
+from webapp.audit.actions import AuditAction
 from webapp.cases.permissions import Capability, authorize
 from webapp.cases.services import EvidenceLocked
-from webapp.footage import selectors, services
+from webapp.footage import selectors, serializers, services
 from webapp.footage.forms import VideoDetailsForm
 from webapp.footage.models import Video
 from webapp.footage.streaming import ranged_file_response
@@ -168,40 +169,13 @@ def video_list(request: HttpRequest, case_id: int) -> JsonResponse:
 
 
 def video_json(video: Video) -> dict[str, Any]:
+    """The footage panel's video: the shared serializer and its latest analysis job."""
     job = video.jobs.filter(kind=JobKind.INGEST).order_by("-created_at").first()
-    case_id = video.case_id
-    started = video.recording_started_at
-    return {
-        "id": video.pk,
-        "name": video.original_name,
-        "camera_label": video.camera_label,
-        # UTC; the page shows it in the browser's time zone, naming the zone.
-        "recording_started_at": started.isoformat() if started else None,
-        "recording_start_source": video.recording_start_source,
-        "details_url": reverse("footage:details", args=[case_id, video.pk]),
-        "status": video.status,
-        "status_label": video.get_status_display(),
-        "error": video.error,
-        "duration_s": video.duration_s,
-        "fps": video.fps,
-        "width": video.width,
-        "height": video.height,
-        "codec": video.codec,
-        "size_bytes": video.size_bytes,
-        "sha256": video.sha256,
-        "poster_url": reverse("footage:poster", args=[case_id, video.pk]) if video.poster else None,
-        "stream_url": reverse("footage:stream", args=[case_id, video.pk]) if _playable(video) else None,
-        "job": job_json(job) if job else None,
-    }
+    return {**serializers.video_json(video), "job": job_json(job) if job else None}
 
 
 def job_json(job: Job) -> dict[str, Any]:
     return job_event(job)
-
-
-def _playable(video: Video) -> bool:
-    # The rendition field names the browser-playable file: rendition.mp4, or the original when it plays as is.
-    return bool(video.rendition)
 
 
 def _video(request: HttpRequest, case_id: int, video_id: int, capability: Capability) -> Video:
@@ -261,7 +235,9 @@ def delete_video(request: HttpRequest, case_id: int, video_id: int) -> JsonRespo
         services.delete_video(video=video, user=request.user)
     except EvidenceLocked as exc:
         return JsonResponse({"error": str(exc)}, status=409)
-    audit.record(action="video.delete", request=request, case=case, details={"video": video_id, **details})
+    audit.record(
+        action=AuditAction.VIDEO_DELETE, request=request, case=case, details={"video": video_id, **details}
+    )
     return JsonResponse({"deleted": video_id})
 
 
@@ -272,5 +248,5 @@ def retry_video(request: HttpRequest, case_id: int, video_id: int) -> JsonRespon
         job = services.retry_ingest(video=video)
     except services.FootageError as exc:
         return JsonResponse({"error": str(exc)}, status=409)
-    audit.record(action="job.retry", request=request, case=video.case, target=job)
+    audit.record(action=AuditAction.JOB_RETRY, request=request, case=video.case, target=job)
     return JsonResponse({"job": job_json(job)}, status=202)

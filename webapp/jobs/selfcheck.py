@@ -26,9 +26,7 @@ def run_selfcheck(job: Job, reporter: Reporter) -> None:
     results: dict[str, object] = {}
 
     reporter.stage("database", total=3)
-    from webapp.footage.models import Video
-
-    results["videos"] = Video.objects.filter(case_id=job.case_id).count()
+    results["videos"] = job.case.videos.count()
     reporter.progress(done=1)
     results["jobs"] = Job.objects.filter(case_id=job.case_id).count()
     reporter.progress(done=2)

@@ -7,6 +7,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from webapp.audit import services as audit
+from webapp.audit.actions import AuditAction
 from webapp.cases.permissions import Capability, authorize
 from webapp.jobs import selectors, services
 from webapp.jobs.events import job_event
@@ -28,7 +29,11 @@ def start_selfcheck(request: HttpRequest, case_id: int) -> JsonResponse:
         case=access.case, kind=JobKind.SELFCHECK, task=selfcheck_task, created_by=request.user
     )
     audit.record(
-        action="job.start", request=request, case=access.case, target=job, details={"kind": job.kind}
+        action=AuditAction.JOB_START,
+        request=request,
+        case=access.case,
+        target=job,
+        details={"kind": job.kind},
     )
     return JsonResponse(job_event(job), status=201)
 
@@ -39,7 +44,7 @@ def cancel(request: HttpRequest, job_id: int) -> JsonResponse:
     job = selectors.job_for(user=request.user, job_id=job_id, capability=Capability.EDIT)
     changed = services.request_cancel(job_id=job.pk, actor=request.user)
     if changed:
-        audit.record(action="job.cancel", request=request, case=job.case, target=job)
+        audit.record(action=AuditAction.JOB_CANCEL, request=request, case=job.case, target=job)
     job.refresh_from_db()
     return JsonResponse(job_event(job))
 
@@ -52,5 +57,5 @@ def retry(request: HttpRequest, job_id: int) -> JsonResponse:
         job = services.retry(job_id=job.pk)
     except services.JobError as exc:
         return JsonResponse({"error": str(exc)}, status=409)
-    audit.record(action="job.retry", request=request, case=job.case, target=job)
+    audit.record(action=AuditAction.JOB_RETRY, request=request, case=job.case, target=job)
     return JsonResponse(job_event(job))

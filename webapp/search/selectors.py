@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from webapp.cases.permissions import Capability, CaseNotFound, User, authorize
 from webapp.footage.models import Video
+from webapp.footage.serializers import video_json
 from webapp.jobs.events import job_event
 from webapp.jobs.models import Job, JobKind, JobStatus
 from webapp.search import scores
@@ -116,27 +117,6 @@ def models_json(params: dict[str, Any]) -> dict[str, Any]:
             embedder=models.get("embedder", "unknown model")
         )
     return {**models, "appearance_only": appearance_only, "label": label, "bands": bands.__dict__}
-
-
-def video_json(video: Video) -> dict[str, Any]:
-    case_id = video.case_id
-    playable = bool(video.rendition) or (bool(video.poster) and bool(video.original))
-    return {
-        "id": video.pk,
-        "name": video.original_name,
-        "camera_label": video.camera_label,
-        "label": video.camera_label or video.original_name,
-        "sha256": video.sha256,
-        "duration_s": video.duration_s,
-        "fps": video.fps,
-        "width": video.width,
-        "height": video.height,
-        "recording_started_at": video.recording_started_at.isoformat()
-        if video.recording_started_at
-        else None,
-        "stream_url": reverse("footage:stream", args=[case_id, video.pk]) if playable else None,
-        "poster_url": reverse("footage:poster", args=[case_id, video.pk]) if video.poster else None,
-    }
 
 
 def wall_clock(video: Video, t: float) -> str | None:

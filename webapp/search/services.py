@@ -13,12 +13,14 @@ import math
 from datetime import timedelta
 from typing import Any
 
+from celery import signature
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
 from webapp.audit import services as audit
+from webapp.audit.actions import AuditAction
 from webapp.cases.models import Case
 from webapp.cases.services import EvidenceLocked, ensure_unlocked
 from webapp.footage import index_store
@@ -34,6 +36,9 @@ logger = logging.getLogger(__name__)
 Box = list[float]
 # Share of the job's progress bar per stage.
 SEARCH_WEIGHTS = {"detect": 0.4, "search": 0.4, "store": 0.2}
+# Tasks are sent by name (search/tasks.py registers them under these): services never import tasks.
+SEARCH_TASK = "webapp.search.tasks.run_search"
+CLIP_TASK = "webapp.search.tasks.make_clip"
 
 
 class SearchError(Exception):
@@ -92,7 +97,7 @@ def start_search(
         query.photo.save(f"{checked.sha256}.jpg", ContentFile(checked.data), save=False)
         query.save()
         audit.record(
-            action="search.start",
+            action=AuditAction.SEARCH_START,
             actor=user,
             case=case,
             target=query,
@@ -146,10 +151,8 @@ def pick_at(point: list[float] | None, candidates: list[dict[str, Any]]) -> list
 
 
 def queue_search(*, query: Query, user: Any) -> Job:
-    from webapp.search.tasks import run_search
-
     return jobs.create_and_queue(
-        case=query.case, kind=JobKind.SEARCH, task=run_search, created_by=user, query_id=query.pk
+        case=query.case, kind=JobKind.SEARCH, task=signature(SEARCH_TASK), created_by=user, query_id=query.pk
     )
 
 
@@ -162,7 +165,7 @@ def choose_person(*, query: Query, user: Any, box: Any, request: Any = None) -> 
         query.params = {**query.params, "box": chosen}
         query.save(update_fields=["params"])
         audit.record(
-            action="search.choose_person",
+            action=AuditAction.SEARCH_CHOOSE_PERSON,
             actor=user,
             case=query.case,
             target=query,
@@ -177,7 +180,9 @@ def rerun_query(*, query: Query, user: Any, request: Any = None) -> Job:
     ensure_unlocked(query.case_id)  # the query's stored hits would be replaced
     ensure_searchable(query.case_id)
     with transaction.atomic():
-        audit.record(action="search.rerun", actor=user, case=query.case, target=query, request=request)
+        audit.record(
+            action=AuditAction.SEARCH_RERUN, actor=user, case=query.case, target=query, request=request
+        )
         return queue_search(query=query, user=user)
 
 
@@ -207,7 +212,7 @@ def add_photo(*, query: Query, user: Any, photo: bytes, request: Any = None) -> 
         )
         _save_params(query, more_photos=more)
         audit.record(
-            action="search.photo.add",
+            action=AuditAction.SEARCH_PHOTO_ADD,
             actor=user,
             case=query.case,
             target=query,
@@ -230,6 +235,13 @@ def extra_photo_path(query: Query, n: int) -> Any:
 # --- feedback ----------------------------------------------------------------------------------------------
 
 
+HIT_ACTIONS = {
+    Verdict.CONFIRMED: AuditAction.HIT_CONFIRMED,
+    Verdict.REJECTED: AuditAction.HIT_REJECTED,
+    Verdict.NONE: AuditAction.HIT_CLEAR,
+}
+
+
 def set_verdict(*, hit: Hit, user: Any, verdict: str, request: Any = None) -> Hit:
     if verdict not in Verdict.values:
         raise SearchError("A verdict is 'confirmed', 'rejected' or '' (not reviewed).")
@@ -240,7 +252,7 @@ def set_verdict(*, hit: Hit, user: Any, verdict: str, request: Any = None) -> Hi
         hit.verdict_at = timezone.now() if verdict else None
         hit.save(update_fields=["verdict", "verdict_by", "verdict_at"])
         audit.record(
-            action=f"search.hit.{verdict or 'clear'}",
+            action=HIT_ACTIONS[Verdict(verdict)],
             actor=user,
             case=hit.query.case,
             target=hit,
@@ -292,7 +304,7 @@ def refine_query(*, query: Query, user: Any, request: Any = None) -> tuple[Query
         refined.photo.name = query.photo.name  # the same stored photo
         refined.save()
         audit.record(
-            action="search.refine",
+            action=AuditAction.SEARCH_REFINE,
             actor=user,
             case=query.case,
             target=refined,
@@ -450,7 +462,7 @@ def store_hits(*, query: Query, moments: list[Any]) -> list[Hit]:
 def record_export(*, user: Any, query: Query, kind: str, request: Any = None, **details: Any) -> None:
     """Every export (report, CSV, JSON, evidence clip) leaves an audit event."""
     audit.record(
-        action=f"search.export.{kind}",
+        action=AuditAction(f"search.export.{kind}"),  # ValueError for a kind the log does not know
         actor=user,
         case=query.case,
         target=query,
@@ -474,8 +486,6 @@ def request_clip(*, hit: Hit, user: Any, request: Any = None) -> Job:
     it was made with is answered at once, and one queued or running is shared; otherwise a new job is queued
     (audit: job.start). Requests for one video are serialized on its row so two clicks make one job.
     """
-    from webapp.search.tasks import make_clip
-
     video = hit.track.video
     moment = {"video": video.pk, "video_sha256": video.sha256, "start_s": hit.start_s, "end_s": hit.end_s}
     with transaction.atomic():
@@ -486,13 +496,13 @@ def request_clip(*, hit: Hit, user: Any, request: Any = None) -> Job:
         job = jobs.create_and_queue(
             case=video.case,
             kind=JobKind.EXPORT,
-            task=make_clip,
+            task=signature(CLIP_TASK),
             created_by=user,
             video_id=video.pk,
             params={"clip": {**moment, "hit": hit.pk, "query": hit.query_id, "track": hit.track.track_id}},
         )
         audit.record(
-            action="job.start",
+            action=AuditAction.JOB_START,
             actor=user,
             case=video.case,
             target=job,
@@ -550,7 +560,7 @@ def record_clip_download(*, user: Any, job: Job, clip: exports.Clip, request: An
     moment = job.params.get("clip") or {}
     query = Query.objects.filter(pk=int(moment.get("query") or 0)).first()
     audit.record(
-        action="search.export.clip",
+        action=AuditAction.EXPORT_CLIP,
         actor=user,
         case=job.case,
         target=query if query is not None else job,

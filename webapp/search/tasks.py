@@ -8,7 +8,7 @@ from webapp.jobs import services as jobs
 from webapp.search import services
 
 
-@shared_task(bind=True, name="webapp.search.tasks.run_search")
+@shared_task(bind=True, name=services.SEARCH_TASK)
 def run_search(self: Task, job_id: int) -> None:
     jobs.run(
         job_id=job_id,
@@ -19,7 +19,7 @@ def run_search(self: Task, job_id: int) -> None:
     )
 
 
-@shared_task(bind=True, name="webapp.search.tasks.make_clip")
+@shared_task(bind=True, name=services.CLIP_TASK)
 def make_clip(self: Task, job_id: int) -> None:
     jobs.run(
         job_id=job_id,

@@ -65,7 +65,7 @@ MIDDLEWARE = [
     "webapp.strict_input.StrictInputMiddleware",  # 400 for control characters in any text field
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "webapp.audit.middleware.RefusedAccessMiddleware",  # records 403/404 refusals on a case's URLs
+    "webapp.cases.middleware.RefusedAccessMiddleware",  # records 403/404 refusals on a case's URLs
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from webapp.cases import services
+from webapp.footage import retention
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
             self.stdout.write("retention: off (set SIGHTLINE_RETENTION_DAYS or pass --days)")
             return
         try:
-            result = services.apply_retention(days=days)
+            result = retention.apply_retention(days=days)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         self.stdout.write(
