@@ -79,7 +79,7 @@ class SnapshotInline(ReadOnlyInAdmin, admin.TabularInline[Snapshot, Track]):
     model = Snapshot
     extra = 0
     can_delete = False
-    fields = ("ordinal", "frame", "t", "box", "quality", "vector_id", "crop")
+    fields = ("ordinal", "frame", "t", "box", "quality", "crop")
     readonly_fields = fields
 
 
@@ -118,10 +118,10 @@ class TrackAdmin(ReadOnlyInAdmin, admin.ModelAdmin[Track]):
 
 @admin.register(Snapshot)
 class SnapshotAdmin(ReadOnlyInAdmin, admin.ModelAdmin[Snapshot]):
-    list_display = ("__str__", "track_link", "frame", "t", "quality", "vector_id")
+    list_display = ("__str__", "track_link", "frame", "t", "quality")
     search_fields = ("track__video__original_name", "track__video__case__title")
     list_select_related = ("track__video",)
-    readonly_fields = ("track", "ordinal", "frame", "t", "box", "quality", "crop", "vector_id")
+    readonly_fields = ("track", "ordinal", "frame", "t", "box", "quality", "crop")
 
     @admin.display(description="track")
     def track_link(self, obj: Snapshot) -> str:

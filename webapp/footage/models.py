@@ -36,7 +36,6 @@ def crop_upload_to(snapshot: Snapshot, filename: str) -> str:
 
 
 class VideoStatus(models.TextChoices):
-    UPLOADING = "uploading", "Uploading"
     PROCESSING = "processing", "Checking and converting"
     INGESTING = "ingesting", "Finding people"
     READY = "ready", "Ready"
@@ -75,7 +74,7 @@ class Video(models.Model):
     camera_label = models.CharField(max_length=200, blank=True)
     rendition = models.FileField(upload_to=rendition_upload_to, max_length=500, blank=True)
     poster = models.FileField(upload_to=poster_upload_to, max_length=500, blank=True)
-    status = models.CharField(max_length=12, choices=VideoStatus.choices, default=VideoStatus.UPLOADING)
+    status = models.CharField(max_length=12, choices=VideoStatus.choices, default=VideoStatus.PROCESSING)
     error = models.TextField(blank=True, help_text="Why processing failed, in words a user can act on.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -130,7 +129,6 @@ class Snapshot(models.Model):
     box = models.JSONField(help_text="[x, y, w, h] in source pixels.")
     quality = models.FloatField(null=True, blank=True)
     crop = models.FileField(upload_to=crop_upload_to, max_length=500, blank=True)
-    vector_id = models.BigIntegerField(null=True, blank=True, help_text="Row id in the case's vector index.")
 
     class Meta:
         constraints = (
