@@ -159,8 +159,16 @@ def cmd_search(args: argparse.Namespace) -> int:
         vectors.append(engine.query_vector(image, box))
         queries.append((path, box, candidates))
     check_compatible(catalog, engine)
+    query = engine.fused_query(vectors)
+    if not args.original:
+        from reid_core.adapt import load_active
+
+        stored, used = load_active(args.index, args.index / INDEX_SUBDIR)
+        print(f"searching the {used}", file=sys.stderr)
+        if stored is not None:
+            index, query = stored.adapted, stored.query(query)[0]
     moments = rank_moments(
-        engine.fused_query(vectors),
+        query,
         index,
         catalog,
         top_k=args.top,
@@ -207,6 +215,109 @@ def cmd_search(args: argparse.Namespace) -> int:
             )
         if not moments:
             print("no moments found")
+    return 0
+
+
+def _site(args: argparse.Namespace) -> Any:
+    from reid_core.catalog import Catalog
+    from reid_core.index import VectorIndex
+    from reid_core.site import load_site, load_verdicts
+
+    catalog = Catalog.load(args.index)
+    index = VectorIndex.load(args.index / INDEX_SUBDIR)
+    verdicts = load_verdicts(args.verdicts) if args.verdicts else []
+    return load_site(index, catalog, verdicts=verdicts, link_photos=args.link_photos), verdicts
+
+
+def _held_out_json(h: Any) -> dict[str, Any] | None:
+    return None if h is None else dataclasses.asdict(h)
+
+
+def _held_out_line(label: str, h: Any) -> str:
+    per = ", ".join(f"{v.video} {v.found_first:.2f} ({v.tracks})" for v in h.per_video)
+    return (
+        f"  {label}: {h.found_first:.3f} of {h.tracks} found first (MRR {h.mean_reciprocal_rank:.3f}); {per}"
+    )
+
+
+def cmd_adapt(args: argparse.Namespace) -> int:
+    from reid_core import adapt
+    from reid_core.report import MIN_TRACKS, compare
+
+    if args.use:
+        adapt.use(args.index, args.use)
+        print(f"{args.index}: searches now use {args.use}")
+        return 0
+    site, _ = _site(args)
+    settings = adapt.AdaptSettings(neighbours=args.neighbours, weight=args.weight)
+    adaptation = adapt.learn(site, settings)
+    cmp = compare(site, adaptation)
+    apply = cmp.verdict in ("better", "same")
+    why = {
+        "better": "the held-out check improved",
+        "same": "the held-out check did not change",
+        "worse": "NOT applied: the held-out check got worse",
+        "unknown": f"NOT applied: fewer than {MIN_TRACKS} long tracks to check it on",
+    }[cmp.verdict]
+    meta = {
+        "held_out": {"before": _held_out_json(cmp.before), "after": _held_out_json(cmp.after)},
+        "verdict": cmp.verdict,
+        "applied": apply,
+        "link_photos": args.link_photos,
+        "verdicts": {"positives": site.positives_from_verdicts, "negatives": site.negatives_from_verdicts},
+    }
+    version = adapt.save(
+        args.index,
+        site,
+        adaptation,
+        built_from=adapt.index_version(args.index / INDEX_SUBDIR),
+        meta=meta,
+        activate=apply,
+    )
+    active = adapt.active_version(args.index)
+    if args.json:
+        print(json.dumps({"version": version, "active": active, **meta}, indent=2))
+        return 0
+    print(f"{args.index}: adaptation {version} learned from {len(site)} snapshots without labels; {why}")
+    print(_held_out_line("held-out before", cmp.before))
+    if cmp.after is not None:
+        print(_held_out_line("held-out after ", cmp.after))
+    print(f"searches use: {active}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from reid_core import adapt
+    from reid_core.report import compare, rank_bands
+
+    site, verdicts = _site(args)
+    cmp = compare(site, adapt.learn(site) if len(site) else None)
+    bands = rank_bands(verdicts)
+    active = adapt.active_version(args.index)
+    doc = {
+        "snapshots": len(site),
+        "videos": site.video_names,
+        "held_out": {"before": _held_out_json(cmp.before), "after": _held_out_json(cmp.after)},
+        "verdict": cmp.verdict,
+        "active": active,
+        "rank_bands": [dataclasses.asdict(b) for b in bands],
+    }
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"{args.index}: {len(site)} snapshots in {len(site.video_names)} videos; searches use: {active}")
+    print("held-out track retrieval (one snapshot of each long track hidden and searched for):")
+    print(_held_out_line("original vectors", cmp.before))
+    if cmp.after is not None:
+        print(_held_out_line("adapted vectors ", cmp.after))
+    if cmp.verdict == "unknown":
+        print(f"  too few long tracks ({cmp.before.tracks}) to judge an adaptation")
+    for b in bands:
+        if b.marked:
+            last = f"-{b.last}" if b.last else "+"
+            print(
+                f"ranks {b.first}{last}: {b.right} of {b.marked} marked results right ({b.share_right:.0%})"
+            )
     return 0
 
 
@@ -348,8 +459,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-score", type=float, default=None)
     p.add_argument("--rerank", action="store_true", help="k-reciprocal re-ranking")
     p.add_argument("--json", action="store_true", help="the documented JSON output")
+    p.add_argument("--original", action="store_true", help="the original vectors even if adapted")
     engine_opts(p)
     p.set_defaults(func=cmd_search)
+
+    def site_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("index", type=Path, help="an index folder (reid index --out)")
+        p.add_argument(
+            "--verdicts", type=Path, default=None, help="marked results (JSON, see docs/engine.md)"
+        )
+        p.add_argument(
+            "--link-photos",
+            action="store_true",
+            help="photos read one by one are consecutive frames of each camera: link overlapping boxes",
+        )
+        p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("adapt", help="learn a site adaptation from the index itself, without labels")
+    site_opts(p)
+    p.add_argument("--neighbours", type=int, default=5)
+    p.add_argument("--weight", type=float, default=1.0)
+    p.add_argument("--use", default=None, help="switch searches to 'original' or a saved version (vNNNNNN)")
+    p.set_defaults(func=cmd_adapt)
+
+    p = sub.add_parser("report", help="how well the search works on this footage, without ground truth")
+    site_opts(p)
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
         "eval-video", help="moment retrieval, detection and tracking metrics on MOT ground truth"

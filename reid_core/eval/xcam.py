@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from reid_core.eval.market import market_metrics
 from reid_core.eval.mot import iou
 from reid_core.pipeline import Engine
 from reid_core.search import SnapshotRef, score_tracks
-from reid_core.types import Box, FootageError, Image, Track, VideoIngest
+from reid_core.types import Box, FootageError, Image, Track, Vectors, VideoIngest
 from reid_core.video import ImagesMode, iter_frames, probe
 
 
@@ -124,9 +125,23 @@ def _frames(camera: Camera, wanted: set[int], images: ImagesMode) -> dict[int, I
     return {f.index: f.image for f in iter_frames(camera.footage, images=images) if f.index in wanted}
 
 
+# (vectors, the camera of each, the frame of each) -> the vectors to compare (e.g. a site adaptation's)
+CropTransform = Callable[[Vectors, list[str], list[int]], Vectors]
+
+
 def crop_reid(embedder: Embedder, cameras: list[Camera], images: ImagesMode = "auto") -> CropReid:
     """Each clean crop against the clean crops of the other cameras (the embedder alone)."""
-    vecs, ids, cams = [], [], []
+    return crop_reid_compared(embedder, cameras, images)["embedder"]
+
+
+def crop_reid_compared(
+    embedder: Embedder,
+    cameras: list[Camera],
+    images: ImagesMode = "auto",
+    transforms: Mapping[str, CropTransform] | None = None,
+) -> dict[str, CropReid]:
+    """crop_reid (key "embedder"), and the same crops through each of ``transforms`` (same run)."""
+    vecs, ids, cams, names, frames_of = [], [], [], [], []
     for ci, cam in enumerate(cameras):
         clean = [r for r in cam.rows if r.clean]
         frames = _frames(cam, {r.frame for r in clean}, images)
@@ -135,9 +150,20 @@ def crop_reid(embedder: Embedder, cameras: list[Camera], images: ImagesMode = "a
             vecs.append(embedder.embed(crops[i : i + 64]))
         ids += [r.id for r in clean]
         cams += [ci] * len(clean)
-    v, id_arr, cam_arr = np.concatenate(vecs), np.array(ids), np.array(cams)
+        names += [cam.name] * len(clean)
+        frames_of += [r.frame for r in clean]
+    v = np.concatenate(vecs)
+    out = {"embedder": _crop_metrics(v, np.array(ids), np.array(cams), len(cameras))}
+    for label, transform in (transforms or {}).items():
+        out[label] = _crop_metrics(
+            transform(v, names, frames_of), np.array(ids), np.array(cams), len(cameras)
+        )
+    return out
+
+
+def _crop_metrics(v: Vectors, id_arr: np.ndarray, cam_arr: np.ndarray, cameras: int) -> CropReid:
     aps: list[tuple[float, float, int]] = []
-    for ci in range(len(cameras)):
+    for ci in range(cameras):
         q, g = cam_arr == ci, cam_arr != ci
         m, cmc, n = market_metrics(v[q], id_arr[q], cam_arr[q], v[g], id_arr[g], cam_arr[g])
         aps.append((m, cmc[1], n))
