@@ -8,6 +8,7 @@ out: they name types and never run.
    hooks and task names).
 3. Services never import tasks: a job's task is sent by its name (celery.signature), so a task module may
    import its services without a cycle.
+4. Views write no audit events: the services they call do (every action is a webapp.audit.actions name).
 """
 
 from __future__ import annotations
@@ -116,6 +117,15 @@ def test_services_send_tasks_by_name_and_never_import_them() -> None:
         f"{module}:{line} imports {target}"
         for module, target, line in _edges("webapp")
         if (".services" in module or module.endswith("services")) and target.split(".")[-1] == "tasks"
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_views_leave_audit_writes_to_services() -> None:
+    bad = [
+        f"{module}:{line} imports {target}"
+        for module, target, line in _edges("webapp")
+        if module.split(".")[-1] == "views" and target.startswith("webapp.audit.services")
     ]
     assert not bad, "\n".join(bad)
 

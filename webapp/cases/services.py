@@ -285,3 +285,17 @@ def set_locked(*, case: Case, locked: bool, actor: User, request: HttpRequest | 
             case=case,
             request=request,
         )
+
+
+def record_view(*, case: Case, request: HttpRequest) -> None:
+    audit.record(action=AuditAction.CASE_VIEW, request=request, case=case)
+
+
+def record_failed_redemption(*, link: ShareLink | None, request: HttpRequest) -> None:
+    """A share link that does not open (unknown, expired, revoked): on its case's log when it names one."""
+    audit.record(
+        action=AuditAction.SHARE_REDEEM_FAILED,
+        request=request,
+        case=link.case if link is not None else None,
+        target=link,
+    )

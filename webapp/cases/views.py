@@ -15,8 +15,6 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from webapp.audit import services as audit
-from webapp.audit.actions import AuditAction
 from webapp.cases import selectors, services
 from webapp.cases.forms import CaseForm, InviteForm, RoleForm, ShareLinkForm, TransferForm
 from webapp.cases.models import Membership, ShareLink
@@ -51,7 +49,7 @@ def case_create(request: HttpRequest) -> HttpResponse:
 @login_required
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     access = selectors.case_for(user=request.user, case_id=case_id)
-    audit.record(action=AuditAction.CASE_VIEW, request=request, case=access.case)
+    services.record_view(case=access.case, request=request)
     context = {
         "case": access.case,
         "role": access.role,
@@ -228,12 +226,7 @@ def redeem_share_link(request: HttpRequest, token: str) -> HttpResponse:
     link = selectors.active_share_link(token=token)
     if link is None:
         named = selectors.share_link_named(token=token)
-        audit.record(
-            action=AuditAction.SHARE_REDEEM_FAILED,
-            request=request,
-            case=named.case if named is not None else None,
-            target=named,
-        )
+        services.record_failed_redemption(link=named, request=request)
         return render(request, "cases/share_invalid.html", status=404)
     if request.method == "GET":
         return render(request, "cases/share_join.html", {"link": link})

@@ -45,6 +45,7 @@ from webapp.footage.models import (
     video_dir,
 )
 from webapp.footage.uploads import UploadError, UploadInfo, UploadStore
+from webapp.jobs import controls as job_controls
 from webapp.jobs import services as jobs
 from webapp.jobs.events import job_event
 from webapp.jobs.models import Job, JobKind, JobStatus
@@ -239,13 +240,13 @@ def start_ingest(*, video: Video, user: Any) -> Job:
     )
 
 
-def retry_ingest(*, video: Video) -> Job:
+def retry_ingest(*, video: Video, request: HttpRequest | None = None) -> Job:
     """Run the video's latest ingest job again from scratch (after a failure or a cancel), through the one
-    retry path of every job (jobs.retry, which sets the video processing again: job_hooks)."""
+    retry path of every job (which sets the video processing again: job_hooks); audited."""
     job = video.jobs.filter(kind=JobKind.INGEST).order_by("-created_at").first()
     if job is None or job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise FootageError("Only a failed or cancelled analysis can be retried.")
-    return jobs.retry(job_id=job.pk)
+    return job_controls.retry(job=job, actor=request.user if request else None, request=request)
 
 
 def is_current_delivery(*, job_id: int, task_id: str) -> bool:
@@ -542,6 +543,14 @@ def _fail_video(video_id: int, message: str) -> None:
 
 
 # --- delete ----------------------------------------------------------------------------------------------
+
+
+def remove_video(*, video: Video, request: HttpRequest) -> None:
+    """A member deletes the video (delete_video), audited with what it was."""
+    details = {"video": video.pk, "name": video.original_name, "sha256": video.sha256}
+    case = video.case
+    delete_video(video=video, user=request.user)
+    audit.record(action=AuditAction.VIDEO_DELETE, request=request, case=case, details=details)
 
 
 def delete_video(*, video: Video, user: Any) -> None:

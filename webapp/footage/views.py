@@ -15,8 +15,6 @@ from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from webapp.audit import services as audit
-from webapp.audit.actions import AuditAction
 from webapp.cases.permissions import Capability, authorize
 from webapp.cases.services import EvidenceLocked
 from webapp.footage import selectors, serializers, services
@@ -229,15 +227,10 @@ def video_details(request: HttpRequest, case_id: int, video_id: int) -> JsonResp
 @require_POST
 def delete_video(request: HttpRequest, case_id: int, video_id: int) -> JsonResponse:
     video = _video(request, case_id, video_id, Capability.EDIT)
-    details = {"name": video.original_name, "sha256": video.sha256}
-    case = video.case
     try:
-        services.delete_video(video=video, user=request.user)
+        services.remove_video(video=video, request=request)
     except EvidenceLocked as exc:
         return JsonResponse({"error": str(exc)}, status=409)
-    audit.record(
-        action=AuditAction.VIDEO_DELETE, request=request, case=case, details={"video": video_id, **details}
-    )
     return JsonResponse({"deleted": video_id})
 
 
@@ -245,8 +238,7 @@ def delete_video(request: HttpRequest, case_id: int, video_id: int) -> JsonRespo
 def retry_video(request: HttpRequest, case_id: int, video_id: int) -> JsonResponse:
     video = _video(request, case_id, video_id, Capability.UPLOAD)
     try:
-        job = services.retry_ingest(video=video)
+        job = services.retry_ingest(video=video, request=request)
     except services.FootageError as exc:
         return JsonResponse({"error": str(exc)}, status=409)
-    audit.record(action=AuditAction.JOB_RETRY, request=request, case=video.case, target=job)
     return JsonResponse({"job": job_json(job)}, status=202)

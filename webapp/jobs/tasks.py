@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from webapp.jobs import selfcheck, services
+from webapp.jobs import controls, selfcheck, services
 
 
-@shared_task(bind=True, name="webapp.jobs.tasks.selfcheck")
+@shared_task(bind=True, name=controls.SELFCHECK_TASK)
 def selfcheck_task(self: Task, job_id: int) -> None:
     services.run(
         job_id=job_id,

@@ -17,6 +17,7 @@ from celery import signature
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from webapp.audit import services as audit
@@ -457,6 +458,10 @@ def store_hits(*, query: Query, moments: list[Any]) -> list[Hit]:
         query.last_run_at = timezone.now()
         query.save(update_fields=["last_run_at"])
     return created
+
+
+def record_results_view(*, query: Query, request: HttpRequest) -> None:
+    audit.record(action=AuditAction.SEARCH_RESULTS_VIEW, request=request, case=query.case, target=query)
 
 
 def record_export(*, user: Any, query: Query, kind: str, request: Any = None, **details: Any) -> None:

@@ -14,8 +14,6 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from webapp.audit import services as audit
-from webapp.audit.actions import AuditAction
 from webapp.cases.permissions import Capability, authorize
 from webapp.cases.services import EvidenceLocked
 from webapp.footage.streaming import ranged_file_response
@@ -82,7 +80,7 @@ def query_results(request: HttpRequest, case_id: int, query_id: int) -> JsonResp
     # A results view is logged once the results exist, not for each poll of a search still running.
     if ((document.get("query") or {}).get("job") or {}).get("status") not in ("queued", "running"):
         query = selectors.query_for(user=request.user, case_id=case_id, query_id=query_id)
-        audit.record(action=AuditAction.SEARCH_RESULTS_VIEW, request=request, case=query.case, target=query)
+        services.record_results_view(query=query, request=request)
     return JsonResponse(document)
 
 
