@@ -13,6 +13,7 @@ row lock, so no search ever sees a mixed index.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from django.db import transaction
 from reid_core.catalog import FILENAME as CATALOG_FILE
 from reid_core.catalog import Catalog
 from reid_core.index import VectorIndex, VectorKey
+from reid_core.types import VideoIngest
 from webapp.cases.models import Case
 from webapp.engine import get_engine
 from webapp.footage.models import Video
@@ -107,3 +109,53 @@ def bring_up_to_date(*, case_id: int, reporter: jobs.Reporter) -> bool:
         catalog.save(directory)
         del old
     return True
+
+
+def change_case_index(
+    case_id: int, change: Callable[[VectorIndex, Catalog], Any], models: dict[str, Any] | None
+) -> None:
+    """Load, change and save the case index. The caller holds the case row lock.
+
+    With ``models`` (adding), a missing index is created for them, and an existing one must have been built
+    by the same embedder. Without (removing), a missing index means there is nothing to remove.
+    """
+    directory = index_dir(case_id)
+    loaded = load_case_index(case_id)
+    if loaded is not None:
+        index, catalog = loaded
+        if models is not None:
+            built, mine = catalog.models.get("embedder"), models.get("embedder")
+            if built is not None and mine is not None and built != mine:
+                raise jobs.JobError(
+                    f"This case was indexed with the model {built!r} but the workers now run {mine!r}: "
+                    "an operator must configure the same model pack or re-analyse the case's videos."
+                )
+    elif models is None:
+        return
+    else:
+        index, catalog = VectorIndex(int(models["dim"])), Catalog(models=dict(models))
+    change(index, catalog)
+    if models is not None:
+        # Vectors first, then the catalog: a search ignores vectors of videos the catalog does not list.
+        index.save(directory / VECTORS_SUBDIR)
+        catalog.save(directory)
+    else:
+        catalog.save(directory)
+        index.save(directory / VECTORS_SUBDIR)
+
+
+def add_ingest(result: VideoIngest) -> Callable[[VectorIndex, Catalog], None]:
+    def change(index: VectorIndex, catalog: Catalog) -> None:
+        from reid_core.pipeline import add_to_index  # the web process does not need the engine's imports
+
+        add_to_index(index, catalog, result)
+
+    return change
+
+
+def forget_video(video_id: int) -> Callable[[VectorIndex, Catalog], None]:
+    def change(index: VectorIndex, catalog: Catalog) -> None:
+        index.remove_video(str(video_id))
+        catalog.remove(str(video_id))
+
+    return change

@@ -1,4 +1,6 @@
-"""Writes for footage: uploads becoming videos, their details, the ingestion job, cancel, retry, delete.
+"""Writes for footage a member asks for: uploads becoming videos, their details, queueing, retrying and
+re-queueing the ingest job, delete. The ingest job's work is in footage/ingest.py, the case index in
+footage/index_store.py.
 
 Every function here is keyword-only and assumes the caller (a view, a task) already decided the user may do
 it through webapp.cases.permissions. Files live under MEDIA_ROOT as cases/<case>/videos/<video>/...; the
@@ -12,9 +14,7 @@ import logging
 import os
 import re
 import shutil
-import threading
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,20 +25,13 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from reid_core.catalog import Catalog
-from reid_core.index import VectorIndex
 from webapp.audit import services as audit
 from webapp.audit.actions import AuditAction
 from webapp.cases.models import Case
 from webapp.cases.services import ensure_unlocked
-from webapp.engine import get_engine
-from webapp.footage import media
-from webapp.footage.index_store import VECTORS_SUBDIR, bring_up_to_date, index_dir, load_case_index
-from webapp.footage.job_hooks import CANCELLED_MESSAGE
+from webapp.footage import index_store, media
 from webapp.footage.models import (
     RecordingStartSource,
-    Snapshot,
-    Track,
     Video,
     VideoStatus,
     original_upload_to,
@@ -225,9 +218,6 @@ def _clean_name(name: str) -> str:
 
 # --- jobs ------------------------------------------------------------------------------------------------
 
-# Share of the job's progress bar per stage (measured on the PETS clip: analysis dominates).
-# The rendition runs beside the analysis (see _Rendition); "transcode" only shows when it finishes later.
-INGEST_WEIGHTS = {"probe": 0.01, "analyse": 0.9, "transcode": 0.04, "index": 0.05}
 # A running job whose row was not touched for this long belongs to a worker that died: progress is written
 # at least every few seconds while a job runs.
 STALE_AFTER_S = 300
@@ -283,265 +273,6 @@ def requeue_stale_jobs(*, worker: str | None = None, stale_after_s: float = STAL
 INGEST_TASK = "webapp.footage.tasks.ingest_video"
 
 
-# --- the ingestion itself (the job's work, run by the Celery task) ----------------------------------------
-
-
-def ingest_work(job: Job, reporter: jobs.Reporter) -> None:
-    """Probe, make the rendition and poster, find people with reid_core, store and index them.
-
-    Safe to run again after a crash at any point: the video's tracks, crops and vectors are removed first.
-    On failure or cancel the partial results are removed again and the video says why.
-    """
-    video = Video.objects.filter(pk=job.video_id).first() if job.video_id else None
-    if video is None:
-        raise jobs.JobError("The video was deleted.")
-    rendition: _Rendition | None = None
-    try:
-        reporter.stage("probe")
-        _remove_results(video)  # what an interrupted earlier attempt may have left
-        Video.objects.filter(pk=video.pk).update(status=VideoStatus.PROCESSING, error="")
-        original = Path(video.original.path)
-        if not original.exists():
-            raise jobs.JobError("The original file is missing from the media store.")
-        info = media.probe(original, decode_budget_s=0.5)
-        folder = Path(settings.MEDIA_ROOT) / video_dir(video)
-        if not (folder / "poster.jpg").exists():
-            media.make_poster(original, folder / "poster.jpg", at_s=min(1.0, (video.duration_s or 0) / 2))
-        video.poster.name = f"{video_dir(video)}/poster.jpg"
-        video.save(update_fields=["poster"])
-        if info.browser_playable:
-            # Browsers play the original as it is: it is its own rendition (the file is not copied).
-            video.rendition.name = video.original.name
-            video.save(update_fields=["rendition"])
-        elif not (folder / "rendition.mp4").exists():
-            rendition = _Rendition(original, folder / "rendition.mp4", info.frames)
-        Video.objects.filter(pk=video.pk).update(status=VideoStatus.INGESTING)
-        result = _analyse(video, reporter)
-        if rendition is not None:
-            _finish_rendition(rendition, reporter)
-        if not info.browser_playable:
-            video.rendition.name = f"{video_dir(video)}/rendition.mp4"
-            video.save(update_fields=["rendition"])
-        # The case's index was made with another embedder (an upgrade changed the model): re-embed it
-        # first, so this video's vectors join vectors they can be compared with.
-        bring_up_to_date(case_id=video.case_id, reporter=reporter)
-        reporter.stage("index", total=len(result.snapshots))
-        store_ingest(video=video, result=result, models=get_engine().models_info())
-        reporter.progress(done=len(result.snapshots), total=len(result.snapshots))
-    except BaseException as exc:
-        if rendition is not None:
-            rendition.cancel()
-        _remove_results(video)
-        if reporter.cancelled or isinstance(exc, jobs.JobCancelled):
-            _fail_video(video.pk, CANCELLED_MESSAGE)
-            raise
-        if not isinstance(exc, Exception):  # the worker process is going away
-            _fail_video(video.pk, _named(video, f"Analysis interrupted ({type(exc).__name__}). Retry it."))
-            raise
-        from reid_core.types import ReidError
-
-        if isinstance(exc, media.MediaError):
-            exc = jobs.JobError(str(exc))
-        elif not isinstance(exc, jobs.JobError | ReidError):
-            logger.exception("ingest of video %s failed", video.pk)  # the job's error says "worker log"
-        message = _named(video, jobs.user_message(exc))
-        _fail_video(video.pk, message)
-        raise jobs.JobError(message) from exc  # the job's error names the file too
-    Video.objects.filter(pk=video.pk).update(status=VideoStatus.READY, error="")
-
-
-class _Rendition:
-    """The H.264 rendition made in a thread while the analysis runs in the task's thread.
-
-    Both only read the original; the analysis leaves part of the cores idle (decoding, Python between ONNX
-    calls) and PyAV/libx264 release the GIL, so the pair takes little longer than the analysis alone
-    (bench/web_ingest_bench.py). The thread touches no database; the task's thread reports its progress.
-    """
-
-    def __init__(self, source: Path, target: Path, total: int) -> None:
-        self.total = total
-        self.done = 0
-        self.error: BaseException | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(source, target), daemon=True)
-        self._thread.start()
-
-    def _run(self, source: Path, target: Path) -> None:
-        try:
-            media.make_rendition(source, target, progress=self._progress, should_stop=self._stop.is_set)
-        except BaseException as exc:  # handed to the task's thread by wait()
-            self.error = exc
-
-    def _progress(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
-
-    def wait(self, timeout: float) -> bool:
-        """True once the thread ended; raises what it raised."""
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            return False
-        if self.error is not None:
-            raise self.error
-        return True
-
-    def cancel(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def _finish_rendition(rendition: _Rendition, reporter: jobs.Reporter) -> None:
-    if rendition.wait(0):
-        return
-    reporter.stage("transcode", total=rendition.total)
-    while not rendition.wait(0.5):
-        reporter.progress(done=rendition.done, total=rendition.total)  # raises when the job is cancelled
-
-
-def _named(video: Video, message: str) -> str:
-    """The message about the video's file, naming it as it was uploaded: the engine names the stored file
-    (a path on the server, which says nothing to the user and is not for them to see)."""
-    name = video.original_name or "The video"
-    if video.original.name:
-        message = message.replace(str(Path(settings.MEDIA_ROOT) / video.original.name), name)
-    return message if message.startswith(f"{name}:") else f"{name}: {message}"
-
-
-def _analyse(video: Video, reporter: jobs.Reporter) -> Any:
-    return get_engine().ingest(
-        Path(video.original.path), video=str(video.pk), progress=reporter, should_stop=reporter.should_stop
-    )
-
-
-def store_ingest(*, video: Video, result: Any, models: dict[str, Any] | None = None) -> None:
-    """Store a reid_core VideoIngest of the video: Track/Snapshot rows, crops, and the case's index.
-
-    ``models`` is the engine's models_info(), recorded in the case catalog when the index is created and
-    checked against it afterwards (vectors of two embedders must never share an index).
-    """
-
-    crops_dir = Path(settings.MEDIA_ROOT) / video_dir(video) / "crops"
-    wanted: dict[int, list[tuple[tuple[float, float, float, float], Path]]] = {}
-    by_track: dict[int, list[Any]] = {}
-    for snap in result.snapshots:
-        by_track.setdefault(snap.track_id, []).append(snap)
-    tracks: list[Track] = []
-    for tr in result.tracks:
-        snaps = by_track.get(tr.track_id, [])
-        best = max(snaps, key=lambda s: s.quality) if snaps else None
-        first = tr.frames[0]
-        track = Track(
-            video=video,
-            track_id=tr.track_id,
-            start_s=tr.start_s,
-            end_s=tr.end_s,
-            start_frame=first.frame,
-            end_frame=tr.frames[-1].frame,
-            best_frame=best.frame if best else first.frame,
-            best_t=best.t if best else first.t,
-            best_box=_box(best.box if best else first.box),
-            boxes=[[f.frame, round(f.t, 3), *_box(f.box)] for f in tr.frames],
-        )
-        if best is not None:
-            name = f"track-{tr.track_id}.jpg"
-            track.thumbnail.name = f"{video_dir(video)}/crops/{name}"
-            wanted.setdefault(best.frame, []).append((best.box, crops_dir / name))
-        for snap in snaps:
-            name = f"track-{tr.track_id}-{snap.snapshot}.jpg"
-            wanted.setdefault(snap.frame, []).append((snap.box, crops_dir / name))
-        tracks.append(track)
-    media.save_crops(Path(video.original.path), wanted)
-
-    with transaction.atomic():
-        # The case row lock serialises every change of this case's index (other workers, deletes).
-        Case.objects.select_for_update().get(pk=video.case_id)
-        if not Video.objects.filter(pk=video.pk).exists():
-            raise jobs.JobError("The video was deleted during its analysis.")
-        created = {t.track_id: t for t in Track.objects.bulk_create(tracks)}
-        rows = []
-        for snap in result.snapshots:
-            row = Snapshot(
-                track=created[snap.track_id],
-                ordinal=snap.snapshot,
-                frame=snap.frame,
-                t=snap.t,
-                box=_box(snap.box),
-                quality=float(snap.quality),
-            )
-            row.crop.name = f"{video_dir(video)}/crops/track-{snap.track_id}-{snap.snapshot}.jpg"
-            rows.append(row)
-        Snapshot.objects.bulk_create(rows)
-        _change_case_index(video.case_id, lambda index, catalog: _add(index, catalog, result), models)
-
-
-def _box(box: Any) -> list[float]:
-    return [round(float(v), 1) for v in box]
-
-
-
-
-def _change_case_index(
-    case_id: int, change: Callable[[VectorIndex, Catalog], Any], models: dict[str, Any] | None
-) -> None:
-    """Load, change and save the case index. The caller holds the case row lock.
-
-    With ``models`` (adding), a missing index is created for them, and an existing one must have been built
-    by the same embedder. Without (removing), a missing index means there is nothing to remove.
-    """
-    directory = index_dir(case_id)
-    loaded = load_case_index(case_id)
-    if loaded is not None:
-        index, catalog = loaded
-        if models is not None:
-            built, mine = catalog.models.get("embedder"), models.get("embedder")
-            if built is not None and mine is not None and built != mine:
-                raise jobs.JobError(
-                    f"This case was indexed with the model {built!r} but the workers now run {mine!r}: "
-                    "an operator must configure the same model pack or re-analyse the case's videos."
-                )
-    elif models is None:
-        return
-    else:
-        index, catalog = VectorIndex(int(models["dim"])), Catalog(models=dict(models))
-    change(index, catalog)
-    if models is not None:
-        # Vectors first, then the catalog: a search ignores vectors of videos the catalog does not list.
-        index.save(directory / VECTORS_SUBDIR)
-        catalog.save(directory)
-    else:
-        catalog.save(directory)
-        index.save(directory / VECTORS_SUBDIR)
-
-
-def _add(index: VectorIndex, catalog: Catalog, result: Any) -> None:
-    from reid_core.pipeline import add_to_index  # the web process does not need the engine's imports
-
-    add_to_index(index, catalog, result)
-
-
-def _forget(video_id: int) -> Callable[[VectorIndex, Catalog], None]:
-    def change(index: VectorIndex, catalog: Catalog) -> None:
-        index.remove_video(str(video_id))
-        catalog.remove(str(video_id))
-
-    return change
-
-
-def _remove_results(video: Video) -> None:
-    """Remove everything an ingest attempt produced: rows, crops and the video's vectors."""
-    with transaction.atomic():
-        Case.objects.select_for_update().get(pk=video.case_id)
-        Track.objects.filter(video=video).delete()  # snapshots go with their tracks
-        _change_case_index(video.case_id, _forget(video.pk), None)
-    folder = Path(settings.MEDIA_ROOT) / video_dir(video)
-    shutil.rmtree(folder / "crops", ignore_errors=True)
-    for partial in folder.glob(".*.part"):  # a rendition or poster whose writer was killed
-        partial.unlink(missing_ok=True)
-
-
-def _fail_video(video_id: int, message: str) -> None:
-    Video.objects.filter(pk=video_id).update(status=VideoStatus.FAILED, error=message)
-
-
 # --- delete ----------------------------------------------------------------------------------------------
 
 
@@ -563,6 +294,6 @@ def delete_video(*, video: Video, user: Any) -> None:
     folder = Path(settings.MEDIA_ROOT) / video_dir(video)
     with transaction.atomic():
         Case.objects.select_for_update().get(pk=video.case_id)
-        _change_case_index(video.case_id, _forget(video.pk), None)
+        index_store.change_case_index(video.case_id, index_store.forget_video(video.pk), None)
         video.delete()  # tracks, snapshots and jobs cascade
     shutil.rmtree(folder, ignore_errors=True)

@@ -7,7 +7,7 @@ from typing import Any
 from celery import Task, shared_task, signals
 from django.conf import settings
 
-from webapp.footage import retention, services
+from webapp.footage import ingest, retention, services
 from webapp.jobs import services as jobs
 
 
@@ -17,10 +17,10 @@ def ingest_video(self: Task, job_id: int) -> None:
         return  # an old message of a job that was re-sent after its worker died
     jobs.run(
         job_id=job_id,
-        work=services.ingest_work,
+        work=ingest.ingest_work,
         worker=self.request.hostname or "",
         task_id=self.request.id or "",
-        weights=services.INGEST_WEIGHTS,
+        weights=ingest.INGEST_WEIGHTS,
     )
 
 

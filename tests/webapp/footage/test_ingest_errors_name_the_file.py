@@ -16,7 +16,7 @@ NAME = "Lobby east 2024-05-01.mp4"
 
 
 def failed_ingest(case: Any, original: bytes | None) -> tuple[Any, Any]:
-    from webapp.footage import services
+    from webapp.footage import ingest
     from webapp.footage.models import Video, VideoStatus
     from webapp.jobs import services as jobs
     from webapp.jobs.models import Job, JobKind, JobStatus
@@ -26,7 +26,7 @@ def failed_ingest(case: Any, original: bytes | None) -> tuple[Any, Any]:
     if original is None:
         Path(video.original.path).unlink()
     job = Job.objects.create(case=case, kind=JobKind.INGEST, video=video)
-    jobs.run(job_id=job.pk, work=services.ingest_work)  # what the Celery task runs
+    jobs.run(job_id=job.pk, work=ingest.ingest_work)  # what the Celery task runs
     job.refresh_from_db()
     video.refresh_from_db()
     assert job.status == JobStatus.FAILED and video.status == VideoStatus.FAILED

@@ -92,7 +92,7 @@ def store_pets(case: Any, pets: PetsIngest, camera_label: str = "PETS 2009 view 
     from django.conf import settings
     from django.contrib.auth import get_user_model
 
-    from webapp.footage import media, services
+    from webapp.footage import ingest, media
     from webapp.footage.models import Video, VideoStatus, original_upload_to
 
     clip = pets_clip()
@@ -124,7 +124,7 @@ def store_pets(case: Any, pets: PetsIngest, camera_label: str = "PETS 2009 view 
     video.poster.name = str(Path(relative).parent / "poster.jpg")
     video.save(update_fields=["original", "rendition", "poster"])
     result = dataclasses.replace(pets.ingest, video=str(video.pk))  # the engine names videos by their pk
-    services.store_ingest(video=video, result=result, models=pets.models)
+    ingest.store_ingest(video=video, result=result, models=pets.models)
     Video.objects.filter(pk=video.pk).update(status=VideoStatus.READY)
     video.refresh_from_db()
     return video
