@@ -129,17 +129,21 @@ def _negatives_by_group(site: Site) -> dict[int, npt.NDArray[np.int64]]:
 
 
 def site_banned(site: Site, other_videos: bool, hidden: npt.NDArray[np.bool_] | None = None) -> Banned:
-    """Neighbours a snapshot may not take: its own group, groups known to be others, hidden rows, and with
-    other_videos its own video."""
+    """Neighbours a snapshot may not take: its own group in its own video (its track: the search pools
+    those already), groups known to be others, hidden rows, and with other_videos its own video. Its group
+    in other videos (tracks a user confirmed as the same person) are the best neighbours it can have."""
     negatives = _negatives_by_group(site)
     none = np.zeros(0, np.int64)
 
     def banned(row: int, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         g = site.groups[row]
         groups = site.groups[rows]
-        mask: npt.NDArray[np.bool_] = (groups == g) | np.isin(groups, negatives.get(int(g), none))
+        same_video = site.videos[rows] == site.videos[row]
+        mask: npt.NDArray[np.bool_] = ((groups == g) & same_video) | np.isin(
+            groups, negatives.get(int(g), none)
+        )
         if other_videos:
-            mask |= site.videos[rows] == site.videos[row]
+            mask |= same_video
         if hidden is not None:
             mask |= hidden[rows]
         return mask
@@ -147,7 +151,10 @@ def site_banned(site: Site, other_videos: bool, hidden: npt.NDArray[np.bool_] | 
     return banned
 
 
-def learn(site: Site, settings: AdaptSettings = AdaptSettings()) -> Adaptation:
+def learn(
+    site: Site, settings: AdaptSettings = AdaptSettings(), *, hidden: npt.NDArray[np.bool_] | None = None
+) -> Adaptation:
+    """hidden: rows nobody may take as a neighbour (the held-out check's hidden snapshots)."""
     if len(site) == 0:
         raise AdaptationError("the index holds no snapshots to learn from")
     d = site.vectors.shape[1]
@@ -157,7 +164,9 @@ def learn(site: Site, settings: AdaptSettings = AdaptSettings()) -> Adaptation:
         if rows.any():
             means[code] = site.vectors[rows].mean(axis=0)
     centred = centre(site.vectors, means[site.videos])
-    nbrs = nearest_allowed(centred, centred, settings.neighbours, site_banned(site, settings.other_videos))
+    nbrs = nearest_allowed(
+        centred, centred, settings.neighbours, site_banned(site, settings.other_videos, hidden)
+    )
     return Adaptation(
         settings=settings,
         video_names=list(site.video_names),

@@ -233,6 +233,26 @@ def _held_out_json(h: Any) -> dict[str, Any] | None:
     return None if h is None else dataclasses.asdict(h)
 
 
+def _comparison_json(cmp: Any) -> dict[str, Any]:
+    return {
+        "before": _held_out_json(cmp.before),
+        "after": _held_out_json(cmp.after),
+        "across_before": _held_out_json(cmp.across_before),
+        "across_after": _held_out_json(cmp.across_after),
+    }
+
+
+def _held_out_lines(cmp: Any) -> list[str]:
+    lines = [_held_out_line("within videos, original", cmp.before)]
+    if cmp.after is not None:
+        lines.append(_held_out_line("within videos, adapted ", cmp.after))
+    if cmp.across_before.tracks:
+        lines.append(_held_out_line("across videos (from verdicts), original", cmp.across_before))
+        if cmp.across_after is not None:
+            lines.append(_held_out_line("across videos (from verdicts), adapted ", cmp.across_after))
+    return lines
+
+
 def _held_out_line(label: str, h: Any) -> str:
     per = ", ".join(f"{v.video} {v.found_first:.2f} ({v.tracks})" for v in h.per_video)
     return (
@@ -260,7 +280,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
         "unknown": f"NOT applied: fewer than {MIN_TRACKS} long tracks to check it on",
     }[cmp.verdict]
     meta = {
-        "held_out": {"before": _held_out_json(cmp.before), "after": _held_out_json(cmp.after)},
+        "held_out": _comparison_json(cmp),
         "verdict": cmp.verdict,
         "applied": apply,
         "link_photos": args.link_photos,
@@ -279,9 +299,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
         print(json.dumps({"version": version, "active": active, **meta}, indent=2))
         return 0
     print(f"{args.index}: adaptation {version} learned from {len(site)} snapshots without labels; {why}")
-    print(_held_out_line("held-out before", cmp.before))
-    if cmp.after is not None:
-        print(_held_out_line("held-out after ", cmp.after))
+    print("\n".join(_held_out_lines(cmp)))
     print(f"searches use: {active}")
     return 0
 
@@ -297,7 +315,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     doc = {
         "snapshots": len(site),
         "videos": site.video_names,
-        "held_out": {"before": _held_out_json(cmp.before), "after": _held_out_json(cmp.after)},
+        "held_out": _comparison_json(cmp),
         "verdict": cmp.verdict,
         "active": active,
         "rank_bands": [dataclasses.asdict(b) for b in bands],
@@ -307,11 +325,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 0
     print(f"{args.index}: {len(site)} snapshots in {len(site.video_names)} videos; searches use: {active}")
     print("held-out track retrieval (one snapshot of each long track hidden and searched for):")
-    print(_held_out_line("original vectors", cmp.before))
-    if cmp.after is not None:
-        print(_held_out_line("adapted vectors ", cmp.after))
+    print("\n".join(_held_out_lines(cmp)))
     if cmp.verdict == "unknown":
         print(f"  too few long tracks ({cmp.before.tracks}) to judge an adaptation")
+    else:
+        print(f"  an adaptation learned now: {cmp.verdict}")
     for b in bands:
         if b.marked:
             last = f"-{b.last}" if b.last else "+"

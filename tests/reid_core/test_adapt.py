@@ -18,7 +18,7 @@ from reid_core.catalog import Catalog
 from reid_core.cli import INDEX_SUBDIR
 from reid_core.eval.xcam import crop_reid_compared, load_cameras
 from reid_core.index import VectorIndex
-from reid_core.report import compare, rank_bands
+from reid_core.report import compare, held_out, rank_bands
 from reid_core.site import Mark, QueryVerdicts, load_site
 
 pytestmark = pytest.mark.slow
@@ -94,6 +94,25 @@ def test_verdicts_join_and_separate_groups(pets_index) -> None:
     bands = rank_bands([QueryVerdicts(marks), QueryVerdicts((Mark("v", 1, 7, False),))])
     assert [(x.marked, x.right) for x in bands] == [(3, 2), (1, 0), (0, 0), (0, 0)]
     assert bands[0].share_right == pytest.approx(2 / 3) and bands[2].share_right is None
+
+
+def test_verdicts_across_cameras_give_the_across_figure(wildtrack_index: Path) -> None:
+    site = _load(wildtrack_index)
+    assert held_out(site, scope="across").tracks == 0  # no labels: nothing known across cameras
+    c1 = next(k for k in site.keys if k.video == "C1")
+    c2 = next(k for k in site.keys if k.video == "C2")
+    c3 = next(k for k in site.keys if k.video == "C3")
+    marks = (
+        Mark("C1", c1.track_id, 1, True),
+        Mark("C2", c2.track_id, 2, True),
+        Mark("C3", c3.track_id, 3, False),
+    )
+    judged = _load(wildtrack_index, verdicts=[QueryVerdicts(marks)])
+    across = held_out(judged, scope="across")
+    # One hidden snapshot per camera of the confirmed pair, each searched in the other cameras.
+    assert across.tracks == 2 and {v.video for v in across.per_video} == {"C1", "C2"}
+    after = held_out(judged, adapt.learn(judged), scope="across")
+    assert after.tracks == 2 and after.scope == "across"
 
 
 def test_adaptation_lifts_cross_camera_reid_on_wildtrack(
@@ -182,6 +201,7 @@ def test_report_on_pets_with_verdicts(pets_index, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     before, after = doc["held_out"]["before"], doc["held_out"]["after"]
+    assert doc["held_out"]["across_before"]["tracks"] == 0  # one video: nothing across
     # One video: neighbours come from other videos only, so the adaptation is the centring alone.
     assert before["tracks"] >= 10 and 0.3 < before["found_first"] <= 1.0
     assert after["tracks"] == before["tracks"] and doc["verdict"] in ("same", "better", "worse")
