@@ -22,8 +22,18 @@ class GtBox:
     box: Box
 
 
-def load_mot_gt(path: Path) -> list[GtBox]:
-    """Rows frame,id,left,top,width,height,conf[,...]; conf 0 rows (ignore regions) are dropped."""
+@dataclass(frozen=True)
+class MotRow:
+    frame: int  # 1-based, as in the file
+    id: int
+    box: Box
+    conf: float
+    rest: tuple[str, ...]  # the columns after conf (class, visibility or world coordinates)
+
+
+def read_mot_rows(path: Path) -> list[MotRow]:
+    """Every row frame,id,left,top,width,height,conf[,...] of a MOTChallenge file; FootageError names the
+    file and line of a row that is not one."""
     out = []
     try:
         text = Path(path).read_text()
@@ -38,10 +48,18 @@ def load_mot_gt(path: Path) -> list[GtBox]:
             x, y, w, h, conf = (float(v) for v in parts[2:7])
         except (ValueError, IndexError) as exc:
             raise FootageError(f"{path}:{n}: not a MOTChallenge row ({line!r})") from exc
-        if len(parts) > 7 and parts[7].strip() not in ("", "1", "-1") and float(parts[7]) >= 2:
+        out.append(MotRow(frame, gid, (x, y, w, h), conf, tuple(p.strip() for p in parts[7:])))
+    return out
+
+
+def load_mot_gt(path: Path) -> list[GtBox]:
+    """Rows frame,id,left,top,width,height,conf[,...]; conf 0 rows (ignore regions) are dropped."""
+    out = []
+    for row in read_mot_rows(path):
+        if row.rest and row.rest[0] not in ("", "1", "-1") and float(row.rest[0]) >= 2:
             continue  # MOT17: only class 1 (pedestrian) counts
-        if conf > 0:
-            out.append(GtBox(frame - 1, gid, (x, y, w, h)))
+        if row.conf > 0:
+            out.append(GtBox(row.frame - 1, row.id, row.box))
     return out
 
 

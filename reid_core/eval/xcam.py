@@ -27,7 +27,7 @@ import numpy as np
 
 from reid_core.embed import Embedder, crop
 from reid_core.eval.market import market_metrics
-from reid_core.eval.mot import iou
+from reid_core.eval.mot import iou, read_mot_rows
 from reid_core.pipeline import Engine
 from reid_core.search import SnapshotRef, score_tracks
 from reid_core.types import Box, FootageError, Image, Track, Vectors, VideoIngest
@@ -82,22 +82,7 @@ class XcamEval:
 
 
 def load_gt(path: Path, camera: str) -> list[GtRow]:
-    rows = []
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise FootageError(f"{path}: cannot read ground truth ({exc})") from exc
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        parts = line.split(",")
-        try:
-            frame, gid = int(float(parts[0])), int(float(parts[1]))
-            x, y, w, h, conf = (float(v) for v in parts[2:7])
-        except (ValueError, IndexError) as exc:
-            raise FootageError(f"{path}:{n}: not a MOTChallenge row ({line!r})") from exc
-        rows.append(GtRow(camera, frame - 1, gid, (x, y, w, h), conf > 0))
-    return rows
+    return [GtRow(camera, r.frame - 1, r.id, r.box, r.conf > 0) for r in read_mot_rows(path)]
 
 
 def load_cameras(root: Path) -> list[Camera]:
