@@ -268,6 +268,8 @@ def cmd_adapt(args: argparse.Namespace) -> int:
         adapt.use(args.index, args.use)
         print(f"{args.index}: searches now use {args.use}")
         return 0
+    # The version first: an index saved while this runs must make the adaptation stale, not look learned.
+    built_from = adapt.index_version(args.index / INDEX_SUBDIR)
     site, _ = _site(args)
     settings = adapt.AdaptSettings(neighbours=args.neighbours, weight=args.weight)
     adaptation = adapt.learn(site, settings)
@@ -290,7 +292,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
         args.index,
         site,
         adaptation,
-        built_from=adapt.index_version(args.index / INDEX_SUBDIR),
+        built_from=built_from,
         meta=meta,
         activate=apply,
     )
