@@ -6,7 +6,7 @@ against decoding from the first frame (the previous way), same file, same run.
 The recording: the real PETS 2009 S2L1 clip (768x576, 10 fps) encoded once as H.264 MP4 with a keyframe every
 4 s and B-frames, repeated by stream copy up to --minutes (tests/webapp/search/long_video.py; kept in --work
 for later runs). The clip: the --clip-s seconds ending 5 s before the end. Both ways go through
-webapp.search.exports.cut_clip (seek=True / seek=False) and must give byte-identical files; the time is the
+webapp.search.clip_cut.cut_clip (seek=True / seek=False) and must give byte-identical files; the time is the
 whole call (open, decode, encode, fsync, sha256). Needs neither PostgreSQL nor Redis.
 """
 
@@ -49,7 +49,7 @@ def main() -> None:
     django.setup()
     from long_video import long_pets
 
-    from webapp.search.exports import cut_clip
+    from webapp.search.clip_cut import cut_clip
 
     copies = max(1, math.ceil(args.minutes * 60 / PETS_S))
     started = time.perf_counter()

@@ -23,7 +23,7 @@ from webapp.footage.index_store import index_dir
 from webapp.footage.models import Snapshot, Track, Video
 from webapp.jobs import services as jobs
 from webapp.jobs.models import Job, JobKind
-from webapp.search import services as search
+from webapp.search import clips
 from webapp.search.models import Hit, Query
 
 
@@ -55,7 +55,7 @@ def test_deleting_a_case_removes_every_row_and_file(client: Any, case: Any, memb
     client.force_login(case.owner)
     asked = client.post(f"/cases/{case.pk}/search/hits/{hit.pk}/clip")  # an export on disk, made by its job
     assert asked.status_code == 202
-    made = jobs.run(job_id=asked.json()["job"]["job"], work=search.clip_work)
+    made = jobs.run(job_id=asked.json()["job"]["job"], work=clips.clip_work)
     assert made is not None and made.status == "done", made and made.error
     services.create_share_link(case=case, actor=case.owner, role="viewer", expires_in=timedelta(days=1))
     Job.objects.create(case=case, kind=JobKind.SELFCHECK)

@@ -216,7 +216,7 @@ def world(case: Any, make_user: Any, tiny_video: Path) -> dict[str, Any]:
     from webapp.footage import services as footage
     from webapp.footage.models import Snapshot
     from webapp.jobs.models import Job, JobKind, JobStatus
-    from webapp.search import exports
+    from webapp.search import clip_cut
     from webapp.search.models import Hit, Query
 
     users = {
@@ -244,13 +244,13 @@ def world(case: Any, make_user: Any, tiny_video: Path) -> dict[str, Any]:
     clip_file = folder / "exports" / "clip-fixture.mp4"
     clip_file.parent.mkdir(parents=True)
     shutil.copy(tiny_video, clip_file)
-    made = exports.Clip(clip_file, exports.sha256_file(clip_file), clip_file.stat().st_size, 0.2, 1.5, 14)
+    made = clip_cut.Clip(clip_file, clip_cut.sha256_file(clip_file), clip_file.stat().st_size, 0.2, 1.5, 14)
     clip_job = Job.objects.create(
         case=case,
         kind=JobKind.EXPORT,
         status=JobStatus.DONE,
         video=vid,
-        params={"clip": {"video": vid.pk, "hit": h.pk, "query": q.pk}, "result": exports.clip_record(made)},
+        params={"clip": {"video": vid.pk, "hit": h.pk, "query": q.pk}, "result": clip_cut.clip_record(made)},
     )
     new = cases.create_share_link(case=case, actor=case.owner, role="viewer", expires_in=timedelta(days=1))
     store = footage.upload_store()

@@ -21,6 +21,7 @@ from typing import Any
 
 from celery import current_app, signature
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -62,7 +63,9 @@ def upload_store() -> UploadStore:
     )
 
 
-def upload_for(*, case: Case, user: Any, upload_id: str, as_owner: bool = False) -> UploadInfo:
+def upload_for(
+    *, case: Case, user: User | AnonymousUser, upload_id: str, as_owner: bool = False
+) -> UploadInfo:
     """The upload, only if it belongs to this case and to this user: an unfinished upload is its
     uploader's alone (another member could append to or replace evidence), so anyone else gets 'not
     found'. ``as_owner``: the case owner may see it too, to cancel it."""
@@ -73,7 +76,12 @@ def upload_for(*, case: Case, user: Any, upload_id: str, as_owner: bool = False)
 
 
 def create_video_from_upload(
-    *, user: Any, case: Case, upload_id: str, camera_label: str = "", request: HttpRequest | None = None
+    *,
+    user: User | AnonymousUser,
+    case: Case,
+    upload_id: str,
+    camera_label: str = "",
+    request: HttpRequest | None = None,
 ) -> Video:
     """Probe a finished upload; accept it as a Video and queue its ingestion, or reject it and remove it.
 
@@ -110,14 +118,16 @@ def create_video_from_upload(
     return video
 
 
-def _video_from(*, user: Any, case: Case, info: UploadInfo, data: Path, probed: Any, label: str) -> Video:
+def _video_from(
+    *, user: User | AnonymousUser, case: Case, info: UploadInfo, data: Path, probed: Any, label: str
+) -> Video:
     name = (info.filename or "video")[:255]
     folder: Path | None = None
     try:
         with transaction.atomic():
             video = Video.objects.create(
                 case=case,
-                uploaded_by=user,
+                uploaded_by=user if isinstance(user, User) else None,
                 original_name=name,
                 sha256=info.sha256,
                 size_bytes=info.length,
@@ -159,7 +169,7 @@ _UNSET: Any = object()
 def update_video_details(
     *,
     video: Video,
-    actor: Any,
+    actor: User | AnonymousUser,
     camera_label: str | None = None,
     recording_started_at: datetime | None = _UNSET,
     entered_as: str = "",
@@ -223,7 +233,7 @@ def _clean_name(name: str) -> str:
 STALE_AFTER_S = 300
 
 
-def start_ingest(*, video: Video, user: Any) -> Job:
+def start_ingest(*, video: Video, user: User | AnonymousUser) -> Job:
     """Queue an ingestion job for the video; the task is sent once the transaction commits."""
     return jobs.create_and_queue(
         case=video.case, kind=JobKind.INGEST, task=signature(INGEST_TASK), created_by=user, video_id=video.pk
@@ -284,7 +294,7 @@ def remove_video(*, video: Video, request: HttpRequest) -> None:
     audit.record(action=AuditAction.VIDEO_DELETE, request=request, case=case, details=details)
 
 
-def delete_video(*, video: Video, user: Any) -> None:
+def delete_video(*, video: Video, user: User | AnonymousUser | None) -> None:
     """Remove the video: its files, rendition, poster, crops, tracks, snapshots, jobs and vectors."""
     ensure_unlocked(video.case_id)
     for job_id in video.jobs.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).values_list(

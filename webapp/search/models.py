@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from webapp.cases.models import Case
 from webapp.footage.models import Track
+
+
+class QueryOutcome(StrEnum):
+    """How a query's last search ended (params["outcome"], unset while one runs): the page's state then."""
+
+    NO_PERSON = "no_person"
+    CHOOSE_PERSON = "choose_person"
+    RESULTS = "results"
+    NO_RESULTS = "no_results"
 
 
 def query_photo_upload_to(query: Query, filename: str) -> str:

@@ -15,7 +15,7 @@ from webapp.footage.serializers import video_json
 from webapp.jobs.events import job_event
 from webapp.jobs.models import Job, JobKind, JobStatus
 from webapp.search import scores
-from webapp.search.models import Hit, Query
+from webapp.search.models import Hit, Query, QueryOutcome
 
 APPEARANCE_ONLY_LABEL = (
     "Appearance-only model pack: it compares clothing colour and shape, it is not trained person "
@@ -100,7 +100,7 @@ def query_state(query: Query, job: Job | None) -> str:
         return str(job.status)
     outcome = query.params.get("outcome")
     if outcome:
-        return str(outcome)
+        return QueryOutcome(outcome).value
     if job is not None and job.status in ("failed", "cancelled"):
         return "failed"
     return "queued"

@@ -19,7 +19,7 @@ from webapp.cases.services import EvidenceLocked
 from webapp.footage.streaming import ranged_file_response
 from webapp.jobs.events import job_event
 from webapp.jobs.models import JobStatus
-from webapp.search import exports, photos, selectors, services
+from webapp.search import clip_cut, clips, exports, feedback, photos, selectors, services
 from webapp.search.models import Query
 from webapp.strict_input import json_object
 
@@ -155,7 +155,7 @@ def refine(request: HttpRequest, case_id: int, query_id: int) -> JsonResponse:
         user=request.user, case_id=case_id, query_id=query_id, capability=Capability.SEARCH
     )
     try:
-        refined, job = services.refine_query(query=query, user=request.user, request=request)
+        refined, job = feedback.refine_query(query=query, user=request.user, request=request)
     except services.SearchError as exc:
         return _error(str(exc))
     return _started(refined, job)
@@ -168,7 +168,7 @@ def verdict(request: HttpRequest, case_id: int, hit_id: int) -> JsonResponse:
     if not isinstance(value, str):  # missing, or not text: nothing is changed
         return _error("A verdict is 'confirmed', 'rejected' or '' (not reviewed).", 400)
     try:
-        services.set_verdict(hit=hit, user=request.user, verdict=value, request=request)
+        feedback.set_verdict(hit=hit, user=request.user, verdict=value, request=request)
     except services.SearchError as exc:
         return _error(str(exc), 400)
     except EvidenceLocked as exc:
@@ -224,7 +224,7 @@ def clip(request: HttpRequest, case_id: int, hit_id: int) -> JsonResponse:
     """Ask for the moment's evidence clip: 202 with the export job that cuts it (progress comes over the case
     websocket), or 200 when the same clip was made before and its file is unchanged."""
     hit = selectors.hit_for(user=request.user, case_id=case_id, hit_id=hit_id, capability=Capability.EXPORT)
-    job = services.request_clip(hit=hit, user=request.user, request=request)
+    job = clips.request_clip(hit=hit, user=request.user, request=request)
     return JsonResponse(selectors.clip_json(job), status=200 if job.status == JobStatus.DONE else 202)
 
 
@@ -242,10 +242,10 @@ def clip_file(request: HttpRequest, case_id: int, job_id: int) -> HttpResponseBa
     if job.status != JobStatus.DONE:
         return _error("The clip is not ready yet.", 409)
     try:
-        made = exports.stored_clip(job.params.get("result"))
-    except exports.ExportError as exc:
+        made = clip_cut.stored_clip(job.params.get("result"))
+    except clip_cut.ExportError as exc:
         return _error(str(exc), 409)
-    services.record_clip_download(user=request.user, job=job, clip=made, request=request)
+    clips.record_clip_download(user=request.user, job=job, clip=made, request=request)
     response = ranged_file_response(request, made.path, content_type="video/mp4")
     response["Content-Disposition"] = f'attachment; filename="{made.path.name}"'
     response["X-Content-SHA256"] = made.sha256

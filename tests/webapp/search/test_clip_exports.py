@@ -33,7 +33,7 @@ from webapp.audit.models import AuditEvent
 from webapp.footage.models import video_dir
 from webapp.jobs import services as jobs
 from webapp.jobs.models import Job, JobKind, JobStatus
-from webapp.search import exports, services
+from webapp.search import clip_cut, clips, exports
 from webapp.search.models import Hit
 
 EPS = 1e-6
@@ -63,15 +63,15 @@ def clip_times(path: Path) -> list[Fraction]:
 def check_seek_cut(source: Path, folder: Path, start: float, end: float, gop_s: float) -> None:
     frames = display_order(source)
     wanted = [t for t, _ in frames if start - EPS <= t <= end + EPS]
-    sought = exports.cut_clip(source, folder / "sought.mp4", start, end)
-    decoded = exports.cut_clip(source, folder / "decoded.mp4", start, end, seek=False)
+    sought = clip_cut.cut_clip(source, folder / "sought.mp4", start, end)
+    decoded = clip_cut.cut_clip(source, folder / "decoded.mp4", start, end, seek=False)
     assert sought.frames == decoded.frames == len(wanted) > 0, (start, end)
     # The same frames in, the same encoder: the same bytes.
-    assert sought.sha256 == decoded.sha256 == exports.sha256_file(sought.path), (start, end)
+    assert sought.sha256 == decoded.sha256 == clip_cut.sha256_file(sought.path), (start, end)
     assert clip_times(sought.path) == wanted, (start, end)  # the original's own timestamps
     # Decoding began at the keyframe at or before the moment, not at the first frame, and went on no
     # further than the moment's end.
-    sequence = exports._decoded_from(source, start)
+    sequence = clip_cut._decoded_from(source, start)
     index, first = next(sequence)
     assert first.key_frame and (index is None) == (start > 0)
     assert first.pts * first.time_base == max(t for t, key in frames if key and t <= start + EPS)
@@ -108,8 +108,8 @@ def test_the_pets_avi_seeks_to_its_sparse_keyframes(
 
 
 def test_a_moment_without_frames_is_refused(long_file: Path, tmp_path: Path) -> None:
-    with pytest.raises(exports.ExportError, match="No frame of the original falls in this moment"):
-        exports.cut_clip(long_file, tmp_path / "none.mp4", 300.0, 310.0)
+    with pytest.raises(clip_cut.ExportError, match="No frame of the original falls in this moment"):
+        clip_cut.cut_clip(long_file, tmp_path / "none.mp4", 300.0, 310.0)
     assert list(tmp_path.iterdir()) == []  # no file, no leftover part
 
 
@@ -118,7 +118,7 @@ def test_a_moment_without_frames_is_refused(long_file: Path, tmp_path: Path) -> 
 
 def run_job(job: Job) -> Job:
     """What the Celery task does, in this process."""
-    done = jobs.run(job_id=job.pk, work=services.clip_work, weights=services.CLIP_WEIGHTS)
+    done = jobs.run(job_id=job.pk, work=clips.clip_work, weights=clips.CLIP_WEIGHTS)
     assert done is not None
     return done
 
@@ -126,11 +126,11 @@ def run_job(job: Job) -> Job:
 @pytest.mark.django_db
 def test_the_export_job_cuts_once_and_reuses_an_unchanged_clip(case: Any, long_file: Path) -> None:
     hit = hit_on(case, long_file, 200.0, 210.0)
-    job = services.request_clip(hit=hit, user=case.owner)
+    job = clips.request_clip(hit=hit, user=case.owner)
     assert (job.kind, job.status, job.video_id) == (JobKind.EXPORT, JobStatus.QUEUED, hit.track.video_id)
     started = AuditEvent.objects.get(action="job.start")
     assert started.details["kind"] == "export" and started.details["hit"] == hit.pk
-    assert services.request_clip(hit=hit, user=case.owner).pk == job.pk  # a second click while queued
+    assert clips.request_clip(hit=hit, user=case.owner).pk == job.pk  # a second click while queued
 
     job = run_job(job)
     assert job.status == JobStatus.DONE, job.error
@@ -138,23 +138,23 @@ def test_the_export_job_cuts_once_and_reuses_an_unchanged_clip(case: Any, long_f
     result = job.params["result"]
     path = Path(settings.MEDIA_ROOT) / result["path"]
     assert path.parent.name == "exports" and path.is_file()
-    assert result["sha256"] == exports.sha256_file(path) and result["frames"] == 101
+    assert result["sha256"] == clip_cut.sha256_file(path) and result["frames"] == 101
     assert clip_times(path) == [Fraction(2000 + i, 10) for i in range(101)]
     made_at = path.stat().st_mtime_ns
 
     # The same moment again, from this hit and from another query's hit on the same track: no new cut.
-    again = services.request_clip(hit=hit, user=case.owner)
+    again = clips.request_clip(hit=hit, user=case.owner)
     other = Hit.objects.create(
         query=new_query(case), track=hit.track, score=0.7, rank=3, start_s=200.0, end_s=210.0
     )
-    assert again.pk == services.request_clip(hit=other, user=case.owner).pk == job.pk
+    assert again.pk == clips.request_clip(hit=other, user=case.owner).pk == job.pk
     assert Job.objects.filter(kind=JobKind.EXPORT).count() == 1 and path.stat().st_mtime_ns == made_at
     assert AuditEvent.objects.filter(action="job.start").count() == 1
 
     # A file that changed since is not handed out again: the moment is cut anew.
     with open(path, "ab") as fh:
         fh.write(b"\0")
-    fresh = services.request_clip(hit=hit, user=case.owner)
+    fresh = clips.request_clip(hit=hit, user=case.owner)
     assert fresh.pk != job.pk and fresh.status == JobStatus.QUEUED
     fresh = run_job(fresh)
     assert fresh.status == JobStatus.DONE and fresh.params["result"]["sha256"] == result["sha256"]
@@ -169,13 +169,13 @@ def test_the_export_job_cuts_once_and_reuses_an_unchanged_clip(case: Any, long_f
 @pytest.mark.django_db
 def test_failures_end_the_job_with_a_sentence(case: Any, long_file: Path) -> None:
     beyond = hit_on(case, long_file, 300.0, 305.0)
-    job = run_job(services.request_clip(hit=beyond, user=case.owner))
+    job = run_job(clips.request_clip(hit=beyond, user=case.owner))
     assert job.status == JobStatus.FAILED
     assert job.error == "No frame of the original falls in this moment; the clip was not made."
 
     hit = hit_on(case, long_file, 10.0, 12.0)
     Path(hit.track.video.original.path).unlink()
-    job = run_job(services.request_clip(hit=hit, user=case.owner))
+    job = run_job(clips.request_clip(hit=hit, user=case.owner))
     assert job.status == JobStatus.FAILED
     assert job.error == "The original video is missing from the media store; the clip cannot be made."
     exports_dir = Path(settings.MEDIA_ROOT) / video_dir(hit.track.video) / "exports"
@@ -288,7 +288,7 @@ def test_moment_times_count_from_the_streams_start_as_the_engine_does(tmp_path: 
         stream = container.streams.video[0]
         assert float(stream.start_time * stream.time_base) > 10  # the point of the test
     engine_frames = {round(f.t, 3): f.image for f in iter_frames(source)}
-    clip = exports.cut_clip(source, tmp_path / "clip.mp4", 3.0, 4.0, seek=seek)
+    clip = clip_cut.cut_clip(source, tmp_path / "clip.mp4", 3.0, 4.0, seek=seek)
     assert clip.frames == 11
     with av.open(str(clip.path)) as container:
         first = next(container.decode(video=0)).to_ndarray(format="bgr24").astype(np.int16)

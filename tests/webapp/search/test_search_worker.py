@@ -14,7 +14,7 @@ import pytest
 import search_pets
 
 from webapp.jobs.models import Job, JobStatus
-from webapp.search import services
+from webapp.search import feedback, services
 from webapp.search.models import Hit, Query, Verdict
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.slow]
@@ -91,9 +91,9 @@ def test_refine_drops_rejected_and_keeps_confirmed(
     query, job = run(case, photos["person"])
     hits = list(query.hits.select_related("track").order_by("rank"))
     top, wrong = hits[0], hits[1]
-    services.set_verdict(hit=top, user=case.owner, verdict=Verdict.CONFIRMED)
-    services.set_verdict(hit=wrong, user=case.owner, verdict=Verdict.REJECTED)
-    refined, job = services.refine_query(query=query, user=case.owner)
+    feedback.set_verdict(hit=top, user=case.owner, verdict=Verdict.CONFIRMED)
+    feedback.set_verdict(hit=wrong, user=case.owner, verdict=Verdict.REJECTED)
+    refined, job = feedback.refine_query(query=query, user=case.owner)
     assert wait_job(job).status == JobStatus.DONE, job.error
     assert refined.refined_from_id == query.pk
     new = {(h.track.video_id, h.track.track_id): h for h in refined.hits.select_related("track")}
@@ -122,7 +122,7 @@ def test_results_document_and_exports(pets_video: Any, photos: dict[str, Path], 
     case = pets_video.case
     Video.objects.filter(pk=pets_video.pk).update(recording_started_at=datetime(2009, 3, 1, 9, 0, tzinfo=UTC))
     query, _ = run(case, photos["person"])
-    services.set_verdict(hit=query.hits.get(rank=1), user=case.owner, verdict=Verdict.CONFIRMED)
+    feedback.set_verdict(hit=query.hits.get(rank=1), user=case.owner, verdict=Verdict.CONFIRMED)
     client = Client()
     client.force_login(case.owner)
     doc = client.get(f"/cases/{case.pk}/search/queries/{query.pk}/").json()
@@ -219,7 +219,7 @@ def test_rerun_keeps_verdicts_of_tracks_found_again(
     query.refresh_from_db()
     first_run = query.last_run_at
     top = query.hits.select_related("track").get(rank=1)
-    services.set_verdict(hit=top, user=case.owner, verdict=Verdict.CONFIRMED)
+    feedback.set_verdict(hit=top, user=case.owner, verdict=Verdict.CONFIRMED)
     job = wait_job(services.rerun_query(query=query, user=case.owner))
     assert job.status == JobStatus.DONE, job.error
     query.refresh_from_db()
