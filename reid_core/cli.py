@@ -250,6 +250,11 @@ def _held_out_lines(cmp: Any) -> list[str]:
         lines.append(_held_out_line("across videos (from verdicts), original", cmp.across_before))
         if cmp.across_after is not None:
             lines.append(_held_out_line("across videos (from verdicts), adapted ", cmp.across_after))
+    elif len(cmp.before.per_video) > 1:
+        lines.append(
+            "  across videos: not measured (no person is known in two videos without verdicts; results "
+            "marked right in two videos for one query make one)"
+        )
     return lines
 
 
