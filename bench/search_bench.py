@@ -77,8 +77,9 @@ def add_synthetic_footage(case: Any, pets: Any, hours: float, seed: int = 0) -> 
     import numpy as np
     from django.db import transaction
 
+    from reid_core import index_folder
     from reid_core.pipeline import add_to_index
-    from webapp.footage.index_store import VECTORS_SUBDIR, index_dir, load_case_index
+    from webapp.footage.index_store import index_dir, load_case_index
     from webapp.footage.models import Snapshot, Track, Video, VideoStatus
 
     ingest = pets.ingest
@@ -132,7 +133,7 @@ def add_synthetic_footage(case: Any, pets: Any, hours: float, seed: int = 0) -> 
         snaps = [dataclasses.replace(s, vector=v) for s, v in zip(ingest.snapshots, vectors, strict=True)]
         add_to_index(index, catalog, dataclasses.replace(ingest, video=str(video.pk), snapshots=snaps))
     directory = index_dir(case.pk)
-    index.save(directory / VECTORS_SUBDIR)
+    index.save(directory / index_folder.VECTORS)  # vectors first: the catalog below lists the videos
     catalog.save(directory)
     tracks = sum(len(r.tracks) for r in catalog.videos.values())
     return copies + 1, tracks, len(index)
@@ -404,7 +405,8 @@ def cli_bench(hours: float, repeat: int) -> int:
 
     from reid_core.catalog import Catalog
     from reid_core.index import VectorIndex, VectorKey
-    from reid_core.pipeline import add_to_index, rank_moments
+    from reid_core.pipeline import add_to_index
+    from reid_core.search import rank_moments
 
     load_before = os.getloadavg()
     ingest, models = cli_pets_ingest(REPO / "var" / "bench-cache" / "search-cli")

@@ -55,19 +55,11 @@ def _video_names(paths: Sequence[Path]) -> list[str]:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from reid_core.catalog import FILENAME, Catalog
-    from reid_core.index import VectorIndex
-    from reid_core.pipeline import add_to_index, check_compatible
+    from reid_core.index_folder import IndexFolder
 
     engine = _engine(args)
     out: Path = args.out
-    if (out / FILENAME).exists():
-        catalog = Catalog.load(out)
-        check_compatible(catalog, engine)
-        index = VectorIndex.load(out / INDEX_SUBDIR)
-    else:
-        catalog = Catalog(models=engine.models_info())
-        index = VectorIndex(engine.embedder.dim)
+    folder = IndexFolder.open_or_create(out, engine.models_info())
     paths = [Path(p) for p in args.footage]
     for path, name in zip(paths, _video_names(paths), strict=True):
         bars: list[Any] = []  # made at the first progress report: a file that fails to open shows no bar
@@ -87,17 +79,18 @@ def cmd_index(args: argparse.Namespace) -> int:
         finally:
             for bar in bars:
                 bar.close()
-        add_to_index(index, catalog, ingest)
-        # Vectors first, then the catalog: a search ignores vectors of videos the catalog does not list.
-        index.save(out / INDEX_SUBDIR)
-        catalog.save(out)
+        folder.add_video(ingest)
+        folder.save()
         st = ingest.stats
         print(
             f"{name}: {st.frames_analysed} frames analysed, {st.detections} detections, {st.tracks} tracks, "
             f"{st.embed_calls} embedding calls",
             file=sys.stderr,
         )
-    print(f"index: {out} ({len(catalog.videos)} videos, {len(index)} vectors, {index.kind} search)")
+    print(
+        f"index: {out} ({len(folder.catalog.videos)} videos, {len(folder.index)} vectors, "
+        f"{folder.index.kind} search)"
+    )
     return 0
 
 
@@ -131,13 +124,12 @@ def _query_box(engine: Engine, path: Path, image: Any, given: str | None) -> tup
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from reid_core.catalog import Catalog
-    from reid_core.index import VectorIndex
-    from reid_core.pipeline import check_compatible, rank_moments
+    from reid_core.index_folder import IndexFolder
+    from reid_core.search import rank_moments
     from reid_core.video import read_image
 
-    catalog = Catalog.load(args.index)
-    index = VectorIndex.load(args.index / INDEX_SUBDIR)
+    folder = IndexFolder.open(args.index)
+    catalog, index = folder.catalog, folder.index
     built = catalog.models
     if args.pack == "auto" and built.get("pack"):
         # Search with the models the index was built with: its pack, and its embedder if that was a plug-in.
@@ -158,7 +150,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         box, candidates = _query_box(engine, path, image, boxes[n] if n < len(boxes) else None)
         vectors.append(engine.query_vector(image, box))
         queries.append((path, box, candidates))
-    check_compatible(catalog, engine)
+    folder.check_compatible(engine.models_info())
     query = engine.fused_query(vectors)
     if not args.original:
         from reid_core.adapt import load_active

@@ -17,16 +17,10 @@ from reid_core.catalog import Catalog
 from reid_core.detect import Detection, Detector
 from reid_core.embed import Embedder, ReidEmbedder, crop, l2_normalise
 from reid_core.index import VectorIndex, VectorKey
+from reid_core.index_folder import check_compatible
 from reid_core.link import LinkSettings, Piece, link
 from reid_core.models import Pack, ResolvedModel, choose_pack
-from reid_core.search import (
-    SnapshotRef,
-    TrackScoring,
-    expand_query,
-    k_reciprocal_rerank,
-    score_tracks,
-    track_vectors,
-)
+from reid_core.search import TrackScoring, rank_moments
 from reid_core.snapshot import Candidate, Segment, SnapshotPool, SnapshotSettings
 from reid_core.track import Tracker, TrackerSettings, interpolate
 from reid_core.types import (
@@ -461,7 +455,7 @@ class Engine:
         ones are left out). rerank: k-reciprocal re-ranking of the candidate tracks. more_photos: other
         photos of the same person (with their box, or None to find it), fused with the first.
         """
-        check_compatible(catalog, self)
+        check_compatible(catalog.models, self.models_info())
         query = self.query_vector(image, box)
         if more_photos:
             query = self.fused_query([query, *(self.query_vector(i, b) for i, b in more_photos)])
@@ -478,16 +472,6 @@ class Engine:
         )
 
 
-def check_compatible(catalog: Catalog, engine: Engine) -> None:
-    built = catalog.models.get("embedder")
-    mine = engine.models_info().get("embedder")
-    if built is not None and mine is not None and built != mine:
-        raise ReidError(
-            f"this index was built with the embedder {built!r} but the engine loaded {mine!r}; "
-            "search it with the same model pack (e.g. --pack) or rebuild the index"
-        )
-
-
 def add_to_index(index: VectorIndex, catalog: Catalog, ingest: VideoIngest) -> None:
     """Store one ingested video: its snapshot vectors in the index, everything else in the catalog."""
     index.remove_video(ingest.video)
@@ -495,77 +479,3 @@ def add_to_index(index: VectorIndex, catalog: Catalog, ingest: VideoIngest) -> N
         keys = [VectorKey(ingest.video, s.track_id, s.snapshot) for s in ingest.snapshots]
         index.add(keys, np.stack([s.vector for s in ingest.snapshots]).astype(np.float32))
     catalog.add(ingest)
-
-
-def _track_snapshot_vectors(
-    index: VectorIndex, catalog: Catalog, keys: Sequence[tuple[str, int]]
-) -> tuple[list[SnapshotRef], Vectors]:
-    refs: list[SnapshotRef] = []
-    vkeys: list[VectorKey] = []
-    for video, tid in keys:
-        rec = catalog.videos.get(video)
-        if rec is None:
-            continue
-        for info in rec.snapshots.get(tid, []):
-            refs.append(SnapshotRef(video, tid, info.snapshot, info.frame))
-            vkeys.append(VectorKey(video, tid, info.snapshot))
-    if not vkeys:
-        return [], np.zeros((0, index.dim), dtype=np.float32)
-    return refs, np.asarray(index.vectors(vkeys), dtype=np.float32)
-
-
-def rank_moments(
-    query: Vectors,
-    index: VectorIndex,
-    catalog: Catalog,
-    *,
-    top_k: int = 20,
-    min_score: float | None = None,
-    confirmed: Sequence[tuple[str, int]] = (),
-    rejected: Sequence[tuple[str, int]] = (),
-    rerank: bool = False,
-    scoring: TrackScoring = "mean",
-) -> list[Moment]:
-    if len(index) == 0:
-        return []
-    conf_vecs = [v for v in (_track_snapshot_vectors(index, catalog, [k])[1] for k in confirmed) if len(v)]
-    rej_vecs = [v for v in (_track_snapshot_vectors(index, catalog, [k])[1] for k in rejected) if len(v)]
-    q = expand_query(query, conf_vecs, rej_vecs)
-    # Candidate tracks from the nearest snapshots, then every snapshot of each candidate is scored.
-    wanted = min(len(index), max(256, top_k * 8))
-    hits = index.search(q.reshape(1, -1), wanted)[0]
-    banned = set(rejected)
-    # Tracks the user confirmed are the person: always candidates, and listed first (by score).
-    pinned = [k for k in dict.fromkeys(confirmed) if k not in banned and k[0] in catalog.videos]
-    candidates: list[tuple[str, int]] = list(pinned)
-    for key, _ in hits:
-        tk = (key.video, key.track_id)
-        if tk not in banned and tk not in candidates and key.video in catalog.videos:
-            candidates.append(tk)
-    refs, vectors = _track_snapshot_vectors(index, catalog, candidates)
-    if not refs:
-        return []
-    ranked = score_tracks(q, vectors, refs, scoring)
-    if rerank and len(ranked) > 1:
-        keys, tvecs = track_vectors(vectors, refs)
-        dist = k_reciprocal_rerank(q, tvecs)
-        order = {keys[i]: n for n, i in enumerate(np.argsort(dist, kind="stable"))}
-        ranked.sort(key=lambda ts: order[ts.key])
-    if pinned:
-        first = set(pinned)
-        ranked.sort(key=lambda ts: ts.key not in first)  # stable: each group keeps its order
-    moments = []
-    for ts in ranked:
-        if min_score is not None and ts.score < min_score:
-            continue
-        video, tid = ts.key
-        track = catalog.track(video, tid)
-        best_ref = refs[ts.best_snapshot]
-        best = next((f for f in track.frames if f.frame == best_ref.frame), track.frames[0])
-        image = catalog.videos[video].file_of(best.frame)
-        moments.append(
-            Moment(video, tid, ts.score, track.start_s, track.end_s, best, list(track.frames), image)
-        )
-        if len(moments) >= top_k:
-            break
-    return moments

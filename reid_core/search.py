@@ -1,6 +1,7 @@
 """Ranking: query vectors against snapshot vectors, scored per track, optionally re-ranked.
 
-Everything here works on plain arrays, so the evaluation and the Faiss-backed search share one scorer.
+The scorers work on plain arrays, so the evaluation and the Faiss-backed search share them; rank_moments
+ranks an index folder's tracks (its vectors and catalog) into moments.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from typing import Literal
 
 import numpy as np
 
+from reid_core.catalog import Catalog
 from reid_core.embed import l2_normalise
-from reid_core.types import Vectors
+from reid_core.index import VectorIndex, VectorKey
+from reid_core.types import Moment, Vectors
 
 TrackScoring = Literal["max", "mean_top2", "mean"]
 TrackKey = tuple[str, int]  # (video, track_id)
@@ -121,3 +124,77 @@ def k_reciprocal_rerank(
     jaccard = 1.0 - mins / np.maximum(maxs, 1e-12)
     result: np.ndarray = jaccard * (1 - lambda_value) + original[0, 1:] * lambda_value
     return result
+
+
+def _track_snapshot_vectors(
+    index: VectorIndex, catalog: Catalog, keys: Sequence[tuple[str, int]]
+) -> tuple[list[SnapshotRef], Vectors]:
+    refs: list[SnapshotRef] = []
+    vkeys: list[VectorKey] = []
+    for video, tid in keys:
+        rec = catalog.videos.get(video)
+        if rec is None:
+            continue
+        for info in rec.snapshots.get(tid, []):
+            refs.append(SnapshotRef(video, tid, info.snapshot, info.frame))
+            vkeys.append(VectorKey(video, tid, info.snapshot))
+    if not vkeys:
+        return [], np.zeros((0, index.dim), dtype=np.float32)
+    return refs, np.asarray(index.vectors(vkeys), dtype=np.float32)
+
+
+def rank_moments(
+    query: Vectors,
+    index: VectorIndex,
+    catalog: Catalog,
+    *,
+    top_k: int = 20,
+    min_score: float | None = None,
+    confirmed: Sequence[tuple[str, int]] = (),
+    rejected: Sequence[tuple[str, int]] = (),
+    rerank: bool = False,
+    scoring: TrackScoring = "mean",
+) -> list[Moment]:
+    if len(index) == 0:
+        return []
+    conf_vecs = [v for v in (_track_snapshot_vectors(index, catalog, [k])[1] for k in confirmed) if len(v)]
+    rej_vecs = [v for v in (_track_snapshot_vectors(index, catalog, [k])[1] for k in rejected) if len(v)]
+    q = expand_query(query, conf_vecs, rej_vecs)
+    # Candidate tracks from the nearest snapshots, then every snapshot of each candidate is scored.
+    wanted = min(len(index), max(256, top_k * 8))
+    hits = index.search(q.reshape(1, -1), wanted)[0]
+    banned = set(rejected)
+    # Tracks the user confirmed are the person: always candidates, and listed first (by score).
+    pinned = [k for k in dict.fromkeys(confirmed) if k not in banned and k[0] in catalog.videos]
+    candidates: list[tuple[str, int]] = list(pinned)
+    for key, _ in hits:
+        tk = (key.video, key.track_id)
+        if tk not in banned and tk not in candidates and key.video in catalog.videos:
+            candidates.append(tk)
+    refs, vectors = _track_snapshot_vectors(index, catalog, candidates)
+    if not refs:
+        return []
+    ranked = score_tracks(q, vectors, refs, scoring)
+    if rerank and len(ranked) > 1:
+        keys, tvecs = track_vectors(vectors, refs)
+        dist = k_reciprocal_rerank(q, tvecs)
+        order = {keys[i]: n for n, i in enumerate(np.argsort(dist, kind="stable"))}
+        ranked.sort(key=lambda ts: order[ts.key])
+    if pinned:
+        first = set(pinned)
+        ranked.sort(key=lambda ts: ts.key not in first)  # stable: each group keeps its order
+    moments = []
+    for ts in ranked:
+        if min_score is not None and ts.score < min_score:
+            continue
+        video, tid = ts.key
+        track = catalog.track(video, tid)
+        best_ref = refs[ts.best_snapshot]
+        best = next((f for f in track.frames if f.frame == best_ref.frame), track.frames[0])
+        image = catalog.videos[video].file_of(best.frame)
+        moments.append(
+            Moment(video, tid, ts.score, track.start_s, track.end_s, best, list(track.frames), image)
+        )
+        if len(moments) >= top_k:
+            break
+    return moments

@@ -297,7 +297,7 @@ def crash_ingest(name: str) -> VideoIngest:
 @pytest.mark.slow
 def test_killed_mid_save_leaves_a_folder_a_search_can_use(tmp_path: Path) -> None:
     """A real crash: SIGKILL a process that keeps adding and removing videos, at several moments."""
-    from reid_core.pipeline import rank_moments
+    from reid_core.search import rank_moments
 
     target = tmp_path / "idx"
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -21,9 +21,10 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
-from reid_core.catalog import FILENAME as CATALOG_FILE
+from reid_core import index_folder
 from reid_core.catalog import Catalog
 from reid_core.index import VectorIndex, VectorKey
+from reid_core.index_folder import IndexFolder
 from reid_core.types import VideoIngest
 from webapp.cases.models import Case
 from webapp.engine import get_engine
@@ -32,21 +33,21 @@ from webapp.jobs import services as jobs
 
 logger = logging.getLogger(__name__)
 STAGE = "re-embed"
-VECTORS_SUBDIR = "vectors"
 
 
 def index_dir(case_id: int) -> Path:
-    """The case's index: catalog.json (tracks, models) and vectors/ (reid_core VectorIndex), the layout
-    `reid index --out` writes, so `reid search --index <this folder>` works on a case too."""
+    """The case's index folder (reid_core.index_folder: the layout `reid index --out` writes, so
+    `reid search --index <this folder>` works on a case too)."""
     return Path(settings.MEDIA_ROOT) / "cases" / str(case_id) / "index"
 
 
 def load_case_index(case_id: int) -> tuple[VectorIndex, Catalog] | None:
     """The case's vectors and catalog, or None while nothing was indexed in the case."""
     directory = index_dir(case_id)
-    if not (directory / CATALOG_FILE).exists():
+    if not index_folder.exists(directory):
         return None
-    return VectorIndex.load(directory / VECTORS_SUBDIR), Catalog.load(directory)
+    folder = IndexFolder.open(directory)
+    return folder.index, folder.catalog
 
 
 def built_with(case_id: int) -> str | None:
@@ -101,61 +102,43 @@ def bring_up_to_date(*, case_id: int, reporter: jobs.Reporter) -> bool:
             )
             index.add([VectorKey(name, tid, info.snapshot) for info, tid in places], np.asarray(vectors))
             done += len(places)
-        catalog.models = dict(models)
-        directory = index_dir(case_id)
-        # Vectors first, then the catalog that names their models: a reader that sees the new catalog
-        # also sees the new vectors (the catalog is replaced last, atomically).
-        index.save(directory / VECTORS_SUBDIR)
-        catalog.save(directory)
+        # Saved vectors first, then the catalog that names their models: a reader that sees the new catalog
+        # also sees the new vectors.
+        folder = IndexFolder(index_dir(case_id), old, catalog)
+        folder.replace_vectors(index, models)
+        folder.save()
         del old
     return True
 
 
 def change_case_index(
-    case_id: int, change: Callable[[VectorIndex, Catalog], Any], models: dict[str, Any] | None
+    case_id: int, change: Callable[[IndexFolder], None], models: dict[str, Any] | None
 ) -> None:
-    """Load, change and save the case index. The caller holds the case row lock.
+    """Open, change and save the case index. The caller holds the case row lock.
 
     With ``models`` (adding), a missing index is created for them, and an existing one must have been built
     by the same embedder. Without (removing), a missing index means there is nothing to remove.
     """
     directory = index_dir(case_id)
-    loaded = load_case_index(case_id)
-    if loaded is not None:
-        index, catalog = loaded
-        if models is not None:
-            built, mine = catalog.models.get("embedder"), models.get("embedder")
-            if built is not None and mine is not None and built != mine:
-                raise jobs.JobError(
-                    f"This case was indexed with the model {built!r} but the workers now run {mine!r}: "
-                    "an operator must configure the same model pack or re-analyse the case's videos."
-                )
-    elif models is None:
-        return
+    if models is None:
+        if not index_folder.exists(directory):
+            return
+        folder = IndexFolder.open(directory)
     else:
-        index, catalog = VectorIndex(int(models["dim"])), Catalog(models=dict(models))
-    change(index, catalog)
-    if models is not None:
-        # Vectors first, then the catalog: a search ignores vectors of videos the catalog does not list.
-        index.save(directory / VECTORS_SUBDIR)
-        catalog.save(directory)
-    else:
-        catalog.save(directory)
-        index.save(directory / VECTORS_SUBDIR)
+        try:
+            folder = IndexFolder.open_or_create(directory, models)
+        except index_folder.ModelMismatch as exc:
+            raise jobs.JobError(
+                f"This case was indexed with the model {exc.built!r} but the workers now run {exc.mine!r}: "
+                "an operator must configure the same model pack or re-analyse the case's videos."
+            ) from None
+    change(folder)
+    folder.save()
 
 
-def add_ingest(result: VideoIngest) -> Callable[[VectorIndex, Catalog], None]:
-    def change(index: VectorIndex, catalog: Catalog) -> None:
-        from reid_core.pipeline import add_to_index  # the web process does not need the engine's imports
-
-        add_to_index(index, catalog, result)
-
-    return change
+def add_ingest(result: VideoIngest) -> Callable[[IndexFolder], None]:
+    return lambda folder: folder.add_video(result)
 
 
-def forget_video(video_id: int) -> Callable[[VectorIndex, Catalog], None]:
-    def change(index: VectorIndex, catalog: Catalog) -> None:
-        index.remove_video(str(video_id))
-        catalog.remove(str(video_id))
-
-    return change
+def forget_video(video_id: int) -> Callable[[IndexFolder], None]:
+    return lambda folder: folder.remove_video(str(video_id))

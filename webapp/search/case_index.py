@@ -8,24 +8,22 @@ from, plus the boxes of the few tracks it returns: those are read from the datab
 Ranking depends only on the vectors and the snapshot-to-track mapping, so the result is the one `reid search`
 gives on the same folder (tests/webapp/search/test_search_worker.py checks it).
 
-A loaded (index, catalog) pair is reused by the worker process while the index's CURRENT version and the
-catalog file are the ones it was loaded from (the footage app replaces both atomically on every change).
+A loaded (index, catalog) pair is reused by the worker process while the folder's version is the one it was
+loaded at (the footage app replaces the vectors and the catalog atomically on every change).
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
-from reid_core.catalog import FILENAME as CATALOG_FILE
+from reid_core import index_folder
 from reid_core.catalog import Catalog, SnapshotInfo, VideoRecord
 from reid_core.index import VectorIndex
 from reid_core.types import Track as EngineTrack
 from reid_core.types import TrackFrame
-from webapp.footage.index_store import VECTORS_SUBDIR, index_dir
+from webapp.footage.index_store import index_dir
 from webapp.footage.models import Snapshot, Track, Video, VideoStatus
 
 EMPTY_CASE_MESSAGE = (
@@ -44,20 +42,14 @@ class EmptyCaseError(Exception):
 
 def has_searchable_footage(case_id: int) -> bool:
     ready = Track.objects.filter(video__case_id=case_id, video__status=VideoStatus.READY).exists()
-    return ready and (index_dir(case_id) / VECTORS_SUBDIR).exists()
-
-
-def _version(directory: Path) -> tuple[object, ...]:
-    catalog = (directory / CATALOG_FILE).stat()
-    current = (directory / VECTORS_SUBDIR / "CURRENT").read_bytes()
-    return (catalog.st_mtime_ns, catalog.st_size, catalog.st_ino, current)
+    return ready and index_folder.has_vectors(index_dir(case_id))
 
 
 def load(case_id: int) -> tuple[VectorIndex, Catalog]:
     """The case's (index, catalog); EmptyCaseError when nothing is indexed."""
     directory = index_dir(case_id)
     try:
-        version = _version(directory)
+        version = index_folder.version(directory)
     except OSError:
         raise EmptyCaseError(EMPTY_CASE_MESSAGE) from None
     with _lock:
@@ -65,28 +57,16 @@ def load(case_id: int) -> tuple[VectorIndex, Catalog]:
         if cached is not None and cached[0] == version:
             _cache.move_to_end(case_id)
             return cached[1], cached[2]
-    index = VectorIndex.load(directory / VECTORS_SUBDIR)
+    index = index_folder.load_vectors(directory)
     if len(index) == 0:
         raise EmptyCaseError(EMPTY_CASE_MESSAGE)
-    catalog = build_catalog(case_id, models=read_models(directory / CATALOG_FILE))
+    catalog = build_catalog(case_id, models=index_folder.read_models(directory))
     with _lock:
         _cache[case_id] = (version, index, catalog)
         _cache.move_to_end(case_id)
         while len(_cache) > CACHED_CASES:
             _cache.popitem(last=False)
     return index, catalog
-
-
-def read_models(path: Path) -> dict[str, Any]:
-    """The catalog file's "models" entry without parsing the whole file (it is written first)."""
-    try:
-        with path.open() as fh:
-            head = fh.read(1 << 16)
-        start = head.index('"models":') + len('"models":')
-        models, _ = json.JSONDecoder().raw_decode(head, start)
-        return dict(models)
-    except (OSError, ValueError):
-        return {}
 
 
 def track_from_boxes(track_id: int, boxes: list[list[float]]) -> EngineTrack:

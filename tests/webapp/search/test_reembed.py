@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 def _make_stale(case_id: int, video_path: Any) -> tuple[list[VectorKey], np.ndarray]:
     from reid_core.index import VectorIndex
+    from reid_core.index_folder import IndexFolder
     from reid_core.pipeline import Engine
 
     index, catalog = index_store.load_case_index(case_id)
@@ -39,10 +40,10 @@ def _make_stale(case_id: int, video_path: Any) -> tuple[list[VectorKey], np.ndar
     vectors = old.embed_places(video_path, [(info.frame, info.box) for _, _, info in places])
     stale = VectorIndex(old.embedder.dim)
     stale.add(keys, vectors)
-    catalog.models = old.models_info()
     directory = index_store.index_dir(case_id)
-    stale.save(directory / index_store.VECTORS_SUBDIR)
-    catalog.save(directory)
+    folder = IndexFolder(directory, index, catalog)
+    folder.replace_vectors(stale, old.models_info())
+    folder.save()
     return keys, current
 
 
