@@ -1,6 +1,7 @@
 // The case page: live job panel. Other panels (footage, search) listen to the same events on document:
 // "sightline:job" (one job event) and "sightline:state" (the reloaded list).
 
+import { postJson } from "./http.js";
 import { CaseSocket, socketUrl } from "./socket.js";
 import { actionUrl, applyState, mergeJob, renderJobs } from "./jobs.js";
 
@@ -12,11 +13,6 @@ const STATUS_WORDS = {
   "not-found": "no access",
   stopped: "stopped",
 };
-
-function csrfToken() {
-  const input = document.querySelector("input[name=csrfmiddlewaretoken]");
-  return input ? input.value : "";
-}
 
 function main() {
   const panel = document.getElementById("jobs-panel");
@@ -50,12 +46,8 @@ function main() {
     if (!button) return;
     button.disabled = true;
     const template = panel.dataset[`${button.dataset.action}Url`];
-    const response = await fetch(actionUrl(template, button.dataset.job), {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
-    });
-    if (response.ok && mergeJob(state, await response.json())) redraw();
+    const { ok, payload } = await postJson(actionUrl(template, button.dataset.job));
+    if (ok && mergeJob(state, payload)) redraw();
     else button.disabled = false;
   });
 
@@ -63,12 +55,8 @@ function main() {
   if (form) {
     form.addEventListener("submit", async (submit) => {
       submit.preventDefault();
-      const response = await fetch(form.action, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
-      });
-      if (response.ok && mergeJob(state, await response.json())) redraw();
+      const { ok, payload } = await postJson(form.action);
+      if (ok && mergeJob(state, payload)) redraw();
     });
   }
 }

@@ -5,6 +5,7 @@
 // cut by an export job: its progress shows on the moment, then the download and the file's sha256.
 // Job progress arrives through case_page.js's "sightline:job" events (the case websocket).
 
+import { postJson } from "./http.js";
 import { Overlay, fitRect } from "./overlay.js";
 
 // --- pure helpers (unit-tested) ---------------------------------------------------------------------------
@@ -115,28 +116,11 @@ export function lowestScore(hits) {
 
 // --- the panel ----------------------------------------------------------------------------------------------
 
-function csrfToken() {
-  const input = document.querySelector("input[name=csrfmiddlewaretoken]");
-  if (input) return input.value;
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
+// The panel's requests throw with the server's message, which the panel shows.
 async function post(url, body) {
-  const response = await fetch(url, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
-    body,
-  });
-  let data = {};
-  try {
-    data = await response.json();
-  } catch {
-    data = { error: `The server answered ${response.status}.` };
-  }
-  if (!response.ok) throw new Error(data.error ?? `The server answered ${response.status}.`);
-  return data;
+  const { ok, status, payload } = await postJson(url, body);
+  if (!ok) throw new Error(payload.error ?? `The server answered ${status}.`);
+  return payload;
 }
 
 function el(tag, props = {}, ...children) {

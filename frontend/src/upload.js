@@ -8,6 +8,7 @@
 // Each video shows its camera label and recording start; editors and the owner change them in place
 // (video_details.js). A saved change is announced as a "sightline:video" event for the other panels.
 
+import { csrfToken, postJson } from "./http.js";
 import { browserTimeZone, detailsEditor, startLine } from "./video_details.js";
 
 export const CHUNK_BYTES = 8 * 1024 * 1024; // what a dropped connection can cost at most
@@ -134,13 +135,6 @@ export function isActive(job) {
 
 // --- the page ---------------------------------------------------------------------------------------------
 
-function csrfToken() {
-  const input = document.querySelector("input[name=csrfmiddlewaretoken]");
-  if (input) return input.value;
-  const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
 function element(tag, attributes = {}, children = []) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attributes)) {
@@ -151,22 +145,6 @@ function element(tag, attributes = {}, children = []) {
   }
   for (const child of children) if (child) node.append(child);
   return node;
-}
-
-async function postJson(url, body) {
-  const response = await fetch(url, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
-    body,
-  });
-  let payload = {};
-  try {
-    payload = await response.json();
-  } catch {
-    payload = { error: `The server answered ${response.status}.` };
-  }
-  return { ok: response.ok, status: response.status, payload };
 }
 
 class FootagePanel {
