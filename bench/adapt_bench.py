@@ -16,7 +16,7 @@ the query) with the original and the adapted vectors, same ingest.
 
 Verdicts: for each query, the top 10 results of the unrefined search are marked right or wrong from the
 ground truth (right: most of the moment's boxes are the person's), then the search is run again as
-`reid_core.pipeline.rank_moments` refines it (query expanded with the confirmed tracks, confirmed first,
+`reid_core.search.rank_moments` refines it (query expanded with the confirmed tracks, confirmed first,
 rejected removed); frame AP of both, same queries, same run.
 """
 
