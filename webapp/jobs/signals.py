@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -45,7 +46,7 @@ def _logged_out(sender: Any, request: HttpRequest, user: Any, **_: Any) -> None:
 
 
 @receiver(case_deleting)
-def _case_deleting(sender: Any, case: Case, actor: Any, **_: Any) -> None:
+def _case_deleting(sender: Any, case: Case, actor: User | AnonymousUser | None, **_: Any) -> None:
     # Running jobs are asked to stop before the case's rows go; one that writes later finds them gone.
     for job_id in Job.objects.filter(case=case, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).values_list(
         "pk", flat=True
