@@ -117,3 +117,18 @@ def test_delete_case_removes_rows_and_files_but_keeps_the_audit_trail(case: Any,
     assert not folder.parent.parent.exists()
     events = list(AuditEvent.objects.filter(case_id=case_id).values_list("action", "case_label"))
     assert ("case.delete", "Station platform") in events
+
+
+def test_a_case_being_deleted_stops_its_jobs_through_the_jobs_app(case: Any) -> None:
+    """cases does not import jobs: delete_case sends case_deleting and the jobs app's receiver cancels."""
+    from webapp.cases.signals import case_deleting
+    from webapp.jobs.models import Job, JobKind, JobStatus
+
+    queued = Job.objects.create(case=case, kind=JobKind.SELFCHECK, status=JobStatus.QUEUED)
+    running = Job.objects.create(case=case, kind=JobKind.SELFCHECK, status=JobStatus.RUNNING)
+    done = Job.objects.create(case=case, kind=JobKind.SELFCHECK, status=JobStatus.DONE)
+    case_deleting.send(sender=Case, case=case, actor=case.owner)
+    queued.refresh_from_db(), running.refresh_from_db(), done.refresh_from_db()
+    assert queued.status == JobStatus.CANCELLED
+    assert running.status == JobStatus.RUNNING and running.cancel_requested  # stops at its next report
+    assert done.status == JobStatus.DONE and not done.cancel_requested
