@@ -39,7 +39,7 @@ import numpy.typing as npt
 
 from reid_core.durable import fsync_path, replace_synced, write_synced
 from reid_core.embed import l2_normalise
-from reid_core.index import CURRENT, VectorIndex
+from reid_core.index import VectorIndex, saved_version
 from reid_core.site import Site
 from reid_core.types import ReidError, Vectors
 
@@ -221,11 +221,8 @@ class StoredAdaptation:
 
 
 def index_version(vectors_dir: Path) -> str | None:
-    """The version of an index's vectors (its CURRENT), which an adaptation records and must match."""
-    try:
-        return (Path(vectors_dir) / CURRENT).read_text(encoding="ascii").strip() or None
-    except FileNotFoundError:
-        return None
+    """The version of an index's vectors, which an adaptation records and must match."""
+    return saved_version(vectors_dir)
 
 
 def save(

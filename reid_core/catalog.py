@@ -18,6 +18,9 @@ Loading reads the manifest only. A video's snapshots and track list are read whe
 frames when that track is asked for: a search reads the videos and tracks its hits need, not the folder.
 
 Format 1 (everything in one catalog.json) is still read, whole; the next save writes format 2.
+
+The format's writer and its lazy reader stay in this one module, long as it is: a change to one must be the
+same change to the other.
 """
 
 from __future__ import annotations

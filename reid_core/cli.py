@@ -1,6 +1,10 @@
 """`reid`: index footage, search it with a photo, evaluate, list models.
 
 Errors the engine raises on purpose (ReidError) are printed as one line and exit with status 2.
+
+Longer than most modules on purpose: each subcommand is one small function beside its argparse definition,
+so the command's whole surface (options, output, exit codes) reads in one place; the work itself is in the
+engine's modules.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ re-ranking), the IVF-PQ re-scoring and rebuilds when the index switches kind.
 On disk a saved index is a directory holding numbered versions and a CURRENT file naming the complete one.
 A save writes a new version (every file fsynced), then replaces CURRENT atomically; a crash at any moment
 leaves CURRENT naming a complete version. The previous version is kept for readers that opened it.
+The Faiss wrapper and its on-disk format stay together in this module for the same reason as the catalog's.
 """
 
 from __future__ import annotations
@@ -370,6 +371,12 @@ class VectorIndex:
         if sizes != {n} or index._vectors.shape[1:] != (index.dim,):
             raise VectorIndexError(f"{path}: index files disagree on the number of vectors ({sorted(sizes)})")
         return index
+
+
+def saved_version(directory: Path) -> str | None:
+    """The version a saved index's readers get now (None where nothing was saved): it changes with every
+    save, so whatever was derived from the vectors (an adaptation, a cache) can tell it is stale."""
+    return _read_current(Path(directory))
 
 
 def _read_current(directory: Path) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from reid_core.catalog import FILENAME as CATALOG_FILE
 from reid_core.catalog import Catalog
-from reid_core.index import CURRENT, VectorIndex
+from reid_core.index import VectorIndex, saved_version
 from reid_core.types import ReidError, VideoIngest
 
 VECTORS = "vectors"
@@ -55,7 +55,9 @@ def version(directory: Path) -> tuple[object, ...]:
     """Changes whenever a save replaced the catalog or the vectors (OSError while there is none): a reader
     may keep what it loaded while this stays the same."""
     catalog = (Path(directory) / CATALOG_FILE).stat()
-    current = (Path(directory) / VECTORS / CURRENT).read_bytes()
+    current = saved_version(Path(directory) / VECTORS)
+    if current is None:
+        raise FileNotFoundError(Path(directory) / VECTORS)
     return (catalog.st_mtime_ns, catalog.st_size, catalog.st_ino, current)
 
 

@@ -1,7 +1,9 @@
 """The engine: ingest footage (decode, detect, track, snapshot, embed) and search it with a photo.
 
 The only module that knows every stage. Progress is reported through a callback and work can be
-cancelled through should_stop, both checked once per analysed frame.
+cancelled through should_stop, both checked once per analysed frame. It is long because ingest is one loop
+over frames whose stages share state (open tracks, pending snapshots, the clock); the stages themselves live
+in their own modules.
 """
 
 from __future__ import annotations

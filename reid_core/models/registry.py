@@ -6,6 +6,9 @@ by putting a side-car ``models.toml`` (same format) beside the model file in one
 Two packs ship in the package: ``trained`` (YOLOX-nano + Open Model Zoo person-reidentification-retail-0277,
 trained person re-identification, chosen by measurement: docs/models.md) and ``appearance`` (NanoDet +
 ImageNet MobileNetV2 with a colour histogram: appearance similarity only). ``auto`` takes the trained pack.
+
+Its length is mostly the manifest's validation (every field checked, each error naming the file, the model
+and the field), kept beside the lookup and the pack choice that use the same types.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Every change goes through _save(): the row is updated first, then the event is sent to the case's channel
 group after the transaction commits. The row is the truth; the websocket only brings changes sooner, so a
-page that reconnects reloads rows and misses nothing.
+page that reconnects reloads rows and misses nothing. (Slightly over the usual module size: the Reporter
+and run() share the row-then-event rule with the helpers above, and splitting them would copy it.)
 """
 
 from __future__ import annotations
