@@ -8,6 +8,7 @@
 // Each video shows its camera label and recording start; editors and the owner change them in place
 // (video_details.js). A saved change is announced as a "sightline:video" event for the other panels.
 
+import { el } from "./dom.js";
 import { csrfToken, postJson } from "./http.js";
 import { browserTimeZone, detailsEditor, startLine } from "./video_details.js";
 
@@ -135,18 +136,6 @@ export function isActive(job) {
 
 // --- the page ---------------------------------------------------------------------------------------------
 
-function element(tag, attributes = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "text") node.textContent = value;
-    else if (key === "dataset") Object.assign(node.dataset, value);
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
-
 class FootagePanel {
   constructor(root) {
     this.root = root;
@@ -204,18 +193,18 @@ class FootagePanel {
       const name = entry.metadata?.filename || "a file";
       const offset = Number(response.headers.get("Upload-Offset")) || 0;
       const length = Number(response.headers.get("Upload-Length")) || entry.size || 0;
-      const row = element("li", { class: "upload", dataset: { name, state: "paused" } });
-      const text = element("span", {
+      const row = el("li", { class: "upload", dataset: { name, state: "paused" } });
+      const text = el("span", {
         class: "upload-text",
         text: `${name}: ${pausedLine(offset, length)}`,
       });
-      const discard = element("button", { type: "button", class: "link", text: "Discard" });
+      const discard = el("button", { type: "button", class: "link", text: "Discard" });
       discard.addEventListener("click", async () => {
         await fetch(entry.uploadUrl, { method: "DELETE", credentials: "same-origin", headers: { "Tus-Resumable": "1.0.0", "X-CSRFToken": csrfToken() } });
         await storage.removeUpload(entry.urlStorageKey);
         row.remove();
       });
-      row.append(text, element("progress", { max: "1", value: String(length ? offset / length : 0) }), discard);
+      row.append(text, el("progress", { max: "1", value: String(length ? offset / length : 0) }), discard);
       this.uploads.append(row);
     }
   }
@@ -229,11 +218,11 @@ class FootagePanel {
     for (const paused of this.uploads.querySelectorAll("li.upload[data-state=paused]")) {
       if (paused.dataset.name === file.name) paused.remove(); // continued below
     }
-    const row = element("li", { class: "upload", dataset: { name: file.name } });
-    const bar = element("progress", { max: "1", value: "0" });
-    const text = element("span", { class: "upload-text", text: `${file.name}: starting…` });
-    const info = element("span", { class: "upload-info muted" });
-    const cancel = element("button", { type: "button", class: "link", text: "Cancel" });
+    const row = el("li", { class: "upload", dataset: { name: file.name } });
+    const bar = el("progress", { max: "1", value: "0" });
+    const text = el("span", { class: "upload-text", text: `${file.name}: starting…` });
+    const info = el("span", { class: "upload-info muted" });
+    const cancel = el("button", { type: "button", class: "link", text: "Cancel" });
     row.append(text, bar, info, cancel);
     this.uploads.prepend(row);
     const meter = new RateMeter();
@@ -341,9 +330,9 @@ class FootagePanel {
   videoItem(video) {
     const job = video.job;
     const poster = video.poster_url
-      ? element("img", { class: "poster", src: video.poster_url, alt: "", loading: "lazy" })
-      : element("div", { class: "poster placeholder" });
-    const title = element("strong", { class: "video-name", text: video.camera_label || video.name });
+      ? el("img", { class: "poster", src: video.poster_url, alt: "", loading: "lazy" })
+      : el("div", { class: "poster placeholder" });
+    const title = el("strong", { class: "video-name", text: video.camera_label || video.name });
     const facts = [
       formatDuration(video.duration_s),
       video.width ? `${video.width}×${video.height}` : "",
@@ -351,19 +340,19 @@ class FootagePanel {
       video.codec,
     ].filter(Boolean);
     if (video.camera_label) facts.unshift(video.name);
-    const meta = element("span", { class: "muted", text: facts.join(" · ") });
-    const start = element("span", {
+    const meta = el("span", { class: "muted", text: facts.join(" · ") });
+    const start = el("span", {
       class: "recording-start",
       dataset: { source: video.recording_start_source || "" },
       text: startLine(video, this.timeZone),
     });
-    const status = element("span", { class: `status status-${video.status}`, text: video.status_label });
-    const progress = isActive(job) ? element("progress", { max: "1", value: String(job.progress || 0) }) : null;
-    const line = element("span", { class: "job-line", text: isActive(job) ? jobLine(job) : "" });
-    const error = video.error ? element("p", { class: "error", text: fileMessage(video.name, video.error) }) : null;
-    const actions = element("div", { class: "actions" });
+    const status = el("span", { class: `status status-${video.status}`, text: video.status_label });
+    const progress = isActive(job) ? el("progress", { max: "1", value: String(job.progress || 0) }) : null;
+    const line = el("span", { class: "job-line", text: isActive(job) ? jobLine(job) : "" });
+    const error = video.error ? el("p", { class: "error", text: fileMessage(video.name, video.error) }) : null;
+    const actions = el("div", { class: "actions" });
     if (video.stream_url) {
-      const play = element("button", { type: "button", class: "play", text: "Play" });
+      const play = el("button", { type: "button", class: "play", text: "Play" });
       play.addEventListener("click", () => window.sightline?.player?.open(video));
       actions.append(play);
     }
@@ -372,7 +361,7 @@ class FootagePanel {
       actions.append(this.action(video, "Retry", `/cases/${this.caseId}/videos/${video.id}/retry`));
     }
     if (this.canEdit && this.editing !== video.id) {
-      const edit = element("button", { type: "button", class: "link edit-details", text: "Edit label and start time" });
+      const edit = el("button", { type: "button", class: "link edit-details", text: "Edit label and start time" });
       edit.addEventListener("click", () => this.edit(video));
       actions.append(edit);
     }
@@ -381,9 +370,9 @@ class FootagePanel {
         this.action(video, "Delete", `/cases/${this.caseId}/videos/${video.id}/delete`, `Delete ${video.name} and everything found in it?`),
       );
     }
-    return element("li", { class: "video", dataset: { video: String(video.id), status: video.status } }, [
+    return el("li", { class: "video", dataset: { video: String(video.id), status: video.status } }, [
       poster,
-      element("div", { class: "video-body" }, [
+      el("div", { class: "video-body" }, [
         title, meta, start, status, progress, line, error, actions,
         this.editing === video.id ? this.editor : null,
       ]),
@@ -415,7 +404,7 @@ class FootagePanel {
   }
 
   action(video, label, url, confirmText = "") {
-    const button = element("button", { type: "button", class: "link", text: label });
+    const button = el("button", { type: "button", class: "link", text: label });
     button.addEventListener("click", async () => {
       if (confirmText && !window.confirm(confirmText)) return;
       const { ok, payload } = await postJson(url);

@@ -3,6 +3,8 @@
 // time zone, always naming the zone, and sends the zone with the date and time so nothing is guessed.
 // The pure helpers are exported for node --test; detailsEditor() builds the form.
 
+import { el } from "./dom.js";
+
 export function browserTimeZone() {
   try {
     return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
@@ -81,45 +83,34 @@ export function detailsBody(values, initial = {}) {
 
 // --- the form -------------------------------------------------------------------------------------------------
 
-function node(tag, attributes = {}, children = []) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "text") el.textContent = value;
-    else el.setAttribute(key, value === true ? "" : String(value));
-  }
-  el.append(...children.filter(Boolean));
-  return el;
-}
-
 // The editor for one video. save(body) posts it and resolves to { ok, payload }; onDone(video) gets the
 // video as the server now has it; onCancel() closes the form.
 export function detailsEditor(video, { timeZone, save, onDone, onCancel }) {
   const id = `video-${video.id}`;
   const local = zonedParts(video.recording_started_at, timeZone);
-  const form = node("form", { class: "video-details-form", "data-video": video.id, novalidate: true });
-  const label = node("input", { type: "text", id: `${id}-camera`, name: "camera_label", maxlength: "200", value: video.camera_label || "" });
-  const date = node("input", { type: "date", id: `${id}-date`, name: "recording_date", value: local?.date ?? "" });
-  const time = node("input", { type: "time", id: `${id}-time`, name: "recording_time", step: "1", value: local?.time ?? "" });
-  const zone = node("select", { id: `${id}-zone`, name: "timezone" });
+  const form = el("form", { class: "video-details-form", "data-video": video.id, novalidate: true });
+  const label = el("input", { type: "text", id: `${id}-camera`, name: "camera_label", maxlength: "200", value: video.camera_label || "" });
+  const date = el("input", { type: "date", id: `${id}-date`, name: "recording_date", value: local?.date ?? "" });
+  const time = el("input", { type: "time", id: `${id}-time`, name: "recording_time", step: "1", value: local?.time ?? "" });
+  const zone = el("select", { id: `${id}-zone`, name: "timezone" });
   for (const name of timeZoneChoices(timeZone)) {
-    zone.append(node("option", { value: name, text: name === timeZone ? `${name} (this browser)` : name }));
+    zone.append(el("option", { value: name, text: name === timeZone ? `${name} (this browser)` : name }));
   }
   zone.value = timeZone;
-  const error = node("p", { class: "error", role: "alert", hidden: true });
-  const saveButton = node("button", { type: "submit", class: "primary", text: "Save" });
-  const clear = node("button", { type: "button", class: "clear-start", text: "Clear start" });
-  const cancel = node("button", { type: "button", class: "link", text: "Cancel" });
+  const error = el("p", { class: "error", role: "alert", hidden: true });
+  const saveButton = el("button", { type: "submit", class: "primary", text: "Save" });
+  const clear = el("button", { type: "button", class: "clear-start", text: "Clear start" });
+  const cancel = el("button", { type: "button", class: "link", text: "Cancel" });
   form.append(
-    node("label", { for: label.id, text: "Camera label" }), label,
-    node("fieldset", {}, [
-      node("legend", { text: "Recording start (time of the first frame)" }),
-      node("label", { for: date.id, text: "Date" }), date,
-      node("label", { for: time.id, text: "Time" }), time,
-      node("label", { for: zone.id, text: "Time zone" }), zone,
+    el("label", { for: label.id, text: "Camera label" }), label,
+    el("fieldset", {}, [
+      el("legend", { text: "Recording start (time of the first frame)" }),
+      el("label", { for: date.id, text: "Date" }), date,
+      el("label", { for: time.id, text: "Time" }), time,
+      el("label", { for: zone.id, text: "Time zone" }), zone,
     ]),
     error,
-    node("div", { class: "video-details-actions" }, [saveButton, clear, cancel]),
+    el("div", { class: "video-details-actions" }, [saveButton, clear, cancel]),
   );
   const initial = { cameraLabel: label.value, date: date.value, time: time.value, timeZone: zone.value };
   const submit = async () => {
