@@ -26,3 +26,11 @@ export async function postJson(url, body, { fetch = globalThis.fetch, doc = glob
   }
   return { ok: response.ok, status: response.status, payload };
 }
+
+// The same POST for callers that show the server's sentence on failure: the payload, or an Error carrying
+// the server's message (or the status when it gave none).
+export async function postPayload(url, body, options = {}) {
+  const { ok, status, payload } = await postJson(url, body, options);
+  if (!ok) throw new Error(payload.error ?? `The server answered ${status}.`);
+  return payload;
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { csrfToken, postJson } from "../src/http.js";
+import { csrfToken, postJson, postPayload } from "../src/http.js";
 
 const page = (input, cookie = "") => ({
   querySelector: (selector) => (selector === "input[name=csrfmiddlewaretoken]" ? input : null),
@@ -37,4 +37,12 @@ test("an answer that is not JSON becomes an error naming the status", async () =
   const fetch = async () => ({ ok: false, status: 502, json: async () => JSON.parse("<html>") });
   const answer = await postJson("/x/", undefined, { fetch, doc: page(null) });
   assert.deepEqual(answer, { ok: false, status: 502, payload: { error: "The server answered 502." } });
+});
+
+test("postPayload answers the payload, or throws the server's sentence", async () => {
+  const answering = (ok, status, payload) => async () => ({ ok, status, json: async () => payload });
+  const doc = page(null);
+  assert.deepEqual(await postPayload("/x/", undefined, { fetch: answering(true, 200, { job: 3 }), doc }), { job: 3 });
+  await assert.rejects(postPayload("/x/", undefined, { fetch: answering(false, 400, { error: "No person." }), doc }), { message: "No person." });
+  await assert.rejects(postPayload("/x/", undefined, { fetch: answering(false, 403, {}), doc }), { message: "The server answered 403." });
 });
