@@ -51,9 +51,10 @@ def load_case_index(case_id: int) -> tuple[VectorIndex, Catalog] | None:
 
 
 def built_with(case_id: int) -> str | None:
-    """The embedder the case's index was built with (None while nothing is indexed)."""
-    loaded = load_case_index(case_id)
-    return None if loaded is None else loaded[1].models.get("embedder")
+    """The embedder the case's index was built with (None while nothing is indexed); reads only the head of
+    the catalog, so every search and ingest can ask."""
+    embedder = index_folder.read_models(index_dir(case_id)).get("embedder")
+    return None if embedder is None else str(embedder)
 
 
 def bring_up_to_date(*, case_id: int, reporter: jobs.Reporter) -> bool:
@@ -63,6 +64,8 @@ def bring_up_to_date(*, case_id: int, reporter: jobs.Reporter) -> bool:
     """
     engine = get_engine()
     models: dict[str, Any] = engine.models_info()
+    if built_with(case_id) in (None, models.get("embedder")):
+        return False  # the common case, decided without loading the index or taking the lock
     with transaction.atomic():
         Case.objects.select_for_update().get(pk=case_id)
         loaded = load_case_index(case_id)

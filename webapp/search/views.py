@@ -45,6 +45,22 @@ def _box(request: HttpRequest, name: str = "box") -> Any:
     return raw
 
 
+def _uploaded_photo(request: HttpRequest, missing: str) -> bytes | JsonResponse:
+    """The bytes of the request's "photo" file, or the 4xx answer saying why there are none."""
+    upload = request.FILES.get("photo")
+    if upload is None:
+        return _error(missing, 400)
+    if upload.size is not None and upload.size > photos.max_bytes():
+        return _error(f"The photo is larger than {photos.max_bytes() / 1e6:.0f} MB.", 413)
+    return bytes(upload.read())
+
+
+def _file_or_404(path: Path | None) -> HttpResponseBase:
+    if path is None or not path.is_file():
+        return HttpResponse(status=404)
+    return FileResponse(open(path, "rb"))
+
+
 def _started(query: Query, job: Any) -> JsonResponse:
     return JsonResponse({"query": selectors.query_json(query, job), "job": job_event(job)}, status=202)
 
@@ -55,16 +71,14 @@ def queries(request: HttpRequest, case_id: int) -> JsonResponse:
     if request.method == "GET":
         return JsonResponse({"queries": selectors.query_list_json(user=request.user, case_id=case_id)})
     access = authorize(request.user, case_id, Capability.SEARCH)
-    upload = request.FILES.get("photo")
-    if upload is None:
-        return _error("Drop or choose a photo of the person to search for.", 400)
-    if upload.size is not None and upload.size > photos.max_bytes():
-        return _error(f"The photo is larger than {photos.max_bytes() / 1e6:.0f} MB.", 413)
+    photo = _uploaded_photo(request, "Drop or choose a photo of the person to search for.")
+    if isinstance(photo, JsonResponse):
+        return photo
     try:
         query, job = services.start_search(
             user=request.user,
             case=access.case,
-            photo=upload.read(),
+            photo=photo,
             box=_box(request),
             point=_box(request, "point"),
             request=request,
@@ -87,9 +101,7 @@ def query_results(request: HttpRequest, case_id: int, query_id: int) -> JsonResp
 @require_GET
 def query_photo(request: HttpRequest, case_id: int, query_id: int) -> HttpResponseBase:
     query = selectors.query_for(user=request.user, case_id=case_id, query_id=query_id)
-    if not query.photo or not Path(query.photo.path).is_file():
-        return HttpResponse(status=404)
-    return FileResponse(open(query.photo.path, "rb"))
+    return _file_or_404(Path(query.photo.path) if query.photo else None)
 
 
 @require_POST
@@ -126,13 +138,11 @@ def add_photo(request: HttpRequest, case_id: int, query_id: int) -> JsonResponse
     query = selectors.query_for(
         user=request.user, case_id=case_id, query_id=query_id, capability=Capability.SEARCH
     )
-    upload = request.FILES.get("photo")
-    if upload is None:
-        return _error("Choose another photo of the same person.", 400)
-    if upload.size is not None and upload.size > photos.max_bytes():
-        return _error(f"The photo is larger than {photos.max_bytes() / 1e6:.0f} MB.", 413)
+    photo = _uploaded_photo(request, "Choose another photo of the same person.")
+    if isinstance(photo, JsonResponse):
+        return photo
     try:
-        job = services.add_photo(query=query, user=request.user, photo=upload.read(), request=request)
+        job = services.add_photo(query=query, user=request.user, photo=photo, request=request)
     except services.SearchError as exc:
         return _error(str(exc))
     except EvidenceLocked as exc:
@@ -143,10 +153,7 @@ def add_photo(request: HttpRequest, case_id: int, query_id: int) -> JsonResponse
 @require_GET
 def extra_photo(request: HttpRequest, case_id: int, query_id: int, n: int) -> HttpResponseBase:
     query = selectors.query_for(user=request.user, case_id=case_id, query_id=query_id)
-    path = services.extra_photo_path(query, n)
-    if path is None or not path.is_file():
-        return HttpResponse(status=404)
-    return FileResponse(open(path, "rb"))
+    return _file_or_404(services.extra_photo_path(query, n))
 
 
 @require_POST

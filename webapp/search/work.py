@@ -81,8 +81,9 @@ def search_work(job: Job, reporter: jobs.Reporter) -> None:
         path = services.extra_photo_path(query, n)
         if path is None or not path.is_file():
             raise jobs.JobError(f"Added photo {n + 2} of this search is missing from the media store.")
+        extra = read_image(path)
         try:
-            more_photos.append((read_image(path), engine.choose_query_box(read_image(path))[0]))
+            more_photos.append((extra, engine.choose_query_box(extra)[0]))
         except NoPersonError:
             raise jobs.JobError(
                 f"No person was found in added photo {n + 2}. Use a photo showing the whole person."
